@@ -1,0 +1,15 @@
+//! certdesk's integration tests: one binary, one module per area.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on broken set-up"
+)]
+
+mod support;
+
+mod cli;
+mod drawing;
+mod engine_properties;
+mod join_request;
+mod validation;
