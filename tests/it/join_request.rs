@@ -394,3 +394,48 @@ fn the_definition_is_the_one_spec_asks_for() {
         ["expired", "joined", "rejected", "unpaid", "withdrawn"]
     );
 }
+
+#[test]
+fn the_form_requires_what_each_mode_needs_and_caps_the_reason_at_500_characters() {
+    let def = def();
+    let no_files = |_: &str| None;
+    let codes = |input: serde_json::Value| -> Vec<(String, &'static str)> {
+        match def.form.check(&input, &no_files) {
+            Ok(_) => vec![],
+            Err(errors) => errors.into_iter().map(|e| (e.field, e.code)).collect(),
+        }
+    };
+    // Verify-admin mode needs the admin's name and the last 4 digits of the admin's phone.
+    assert_eq!(
+        codes(json!({ "enterprise_id": "e1", "mode": "verify_admin" })),
+        [
+            ("admin_name".to_owned(), "required"),
+            ("admin_phone_last4".to_owned(), "required")
+        ]
+    );
+    assert_eq!(
+        codes(
+            json!({ "enterprise_id": "e1", "mode": "verify_admin", "admin_name": "张三", "admin_phone_last4": "86a1" })
+        ),
+        [("admin_phone_last4".to_owned(), "not_digits")]
+    );
+    assert!(codes(json!({ "enterprise_id": "e1", "mode": "verify_admin", "admin_name": "张三", "admin_phone_last4": "8621" })).is_empty());
+    // Reason mode: at most 500 characters, counted as characters, not bytes.
+    assert!(
+        codes(json!({ "enterprise_id": "e1", "mode": "reason", "reason": "因".repeat(500) }))
+            .is_empty()
+    );
+    assert_eq!(
+        codes(json!({ "enterprise_id": "e1", "mode": "reason", "reason": "因".repeat(501) })),
+        [("reason".to_owned(), "text_too_long")]
+    );
+    // Seal-use rights need their validity date.
+    assert_eq!(
+        codes(json!({ "enterprise_id": "e1", "mode": "reason", "reason": "x", "seal_use": true })),
+        [("seal_use_until".to_owned(), "required")]
+    );
+    assert_eq!(
+        codes(json!({ "enterprise_id": "e1", "mode": "sideways" })),
+        [("mode".to_owned(), "not_a_choice")]
+    );
+}

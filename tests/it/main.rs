@@ -9,6 +9,7 @@
 mod support;
 
 mod cli;
+mod docs;
 mod drawing;
 mod engine_properties;
 mod join_request;

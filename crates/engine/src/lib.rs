@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod def;
 pub mod form;
 pub mod graph;
+pub mod input;
 pub mod load;
 pub mod lock;
 pub mod raw;
