@@ -41,3 +41,15 @@ fn join_request_svg_draws_every_state_once_and_lights_the_current_one() {
     );
     assert_eq!(svg.matches("aria-current=\"step\"").count(), 1);
 }
+
+#[test]
+fn the_drawing_in_docs_is_current() {
+    let registry = product();
+    let def = registry.get("join_request").unwrap();
+    let committed =
+        std::fs::read_to_string(crate::support::root().join("docs/join_request.svg")).unwrap();
+    assert!(
+        committed == certdesk_diagram::to_svg(&graph(def), None),
+        "docs/join_request.svg is stale: run `cargo run -- workflows show join_request --format svg > docs/join_request.svg`"
+    );
+}

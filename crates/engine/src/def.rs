@@ -1,7 +1,7 @@
 //! A validated definition, compiled for fast stepping.
 //!
 //! States are addressed by [`StateId`] (an index), guards are resolved to [`GuardOp`]s with
-//! pre-split paths, and delays are parsed, so [`crate::step`] does no string lookups on state
+//! pre-split paths, and delays are parsed, so [`crate::step()`] does no string lookups on state
 //! names and no parsing. Values of this module are only built by [`crate::load`], which
 //! guarantees every reference inside is valid.
 
