@@ -55,7 +55,17 @@ enum Seed {
 
 fn seed() -> impl Strategy<Value = Seed> {
     prop_oneof![
-        4 => (0..6u8, any::<u8>(), 0..6u8, 0..6u8, 0..4u8, prop::bool::weighted(0.1)).prop_map(
+        // Mostly the first outcomes (approve, reject) and one- or two-party actors, so that
+        // quorums are actually reached; sometimes anything at all.
+        4 => (
+            0..6u8,
+            prop_oneof![3 => 0..4u8, 1 => any::<u8>()],
+            prop_oneof![3 => 0..2u8, 1 => 0..6u8],
+            0..6u8,
+            0..4u8,
+            prop::bool::weighted(0.1),
+        )
+            .prop_map(
             |(actor, parties, outcome, reason, comment, stale)| Seed::Decide { actor, parties, outcome, reason, comment, stale }
         ),
         1 => (0..3u8).prop_map(|actor| Seed::Withdraw { actor }),
@@ -381,6 +391,38 @@ proptest! {
         run.inst = out.instance;
         for s in &seeds {
             run.apply(s);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Random decisions on the two quorum tasks of the refund fixture: `cs_review` needs two
+    /// distinct approvers (n-of), `countersign` one distinct approver per party (all-of).
+    #[test]
+    fn quorum_tasks_never_complete_short(
+        countersign in any::<bool>(),
+        decisions in prop::collection::vec(
+            (0..6u8, prop_oneof![4 => 0..4u8, 1 => any::<u8>()], prop_oneof![9 => Just(0u8), 1 => Just(1u8)]),
+            1..12,
+        ),
+    ) {
+        let fx = fixtures();
+        let def = Arc::clone(fx.get("refund").unwrap());
+        let data = json!({ "order_id": "o1", "amount": 200_000, "reason": "重复购买" });
+        let now = Utc.with_ymd_and_hms(2026, 1, 5, 2, 0, 0).unwrap();
+        let mut inst = step(&def, &Instance::new(&def, REQUESTER), &data, &Event::Start, now).unwrap().instance;
+        if countersign {
+            for id in [10, 11] {
+                let d = Decision { task: inst.entry, actor: Actor { id: ActorId(id), parties: 1 }, outcome: "approve", reason: None, comment: None };
+                inst = step(&def, &inst, &data, &Event::Decide(d), now).unwrap().instance;
+            }
+            prop_assert_eq!(&def.state(inst.state).name, "countersign");
+        }
+        let mut run = Run { def: Arc::clone(&def), children: vec![], inst, data, now, live: vec![], approvers: vec![] };
+        for (actor, parties, outcome) in decisions {
+            run.apply(&Seed::Decide { actor, parties, outcome, reason: 0, comment: 1, stale: false });
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Shared helpers: the fixture catalog, environments and loaders.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use certdesk_domain::calendar::BusinessCalendar;
 use certdesk_engine::catalog::{ArgKind, optional, required};
@@ -66,22 +66,32 @@ pub fn load_fixture(dir: &Path) -> Result<Registry, Vec<DefinitionError>> {
 
 /// The valid fixtures, which together use every feature of the format.
 pub fn fixtures() -> Registry {
-    match load_fixture(&root().join("tests/fixtures/valid")) {
-        Ok(r) => r,
-        Err(errors) => panic!("valid fixtures do not load:\n{}", render(&errors)),
-    }
+    static LOADED: OnceLock<Registry> = OnceLock::new();
+    LOADED
+        .get_or_init(
+            || match load_fixture(&root().join("tests/fixtures/valid")) {
+                Ok(r) => r,
+                Err(errors) => panic!("valid fixtures do not load:\n{}", render(&errors)),
+            },
+        )
+        .clone()
 }
 
 /// The product's own definitions, checked exactly as `certdesk workflows check` does.
 pub fn product() -> Registry {
-    match load::load_dir(
-        &root().join("workflows"),
-        &root().join("templates"),
-        Catalog::standard(),
-    ) {
-        Ok(r) => r,
-        Err(errors) => panic!("workflows/ does not load:\n{}", render(&errors)),
-    }
+    static LOADED: OnceLock<Registry> = OnceLock::new();
+    LOADED
+        .get_or_init(|| {
+            match load::load_dir(
+                &root().join("workflows"),
+                &root().join("templates"),
+                Catalog::standard(),
+            ) {
+                Ok(r) => r,
+                Err(errors) => panic!("workflows/ do not load:\n{}", render(&errors)),
+            }
+        })
+        .clone()
 }
 
 /// Errors one per line.

@@ -327,3 +327,13 @@ fn every_error_is_reported_not_just_the_first() {
         "{errors:#?}"
     );
 }
+
+#[test]
+fn unknown_relation_as_recipient_is_rejected() {
+    assert_only(
+        "unknown_relation",
+        "unknown_relation.toml",
+        "states.review.enter.notify[0].to",
+        "unknown recipient `enterprise.owners`",
+    );
+}
