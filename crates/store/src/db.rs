@@ -1,0 +1,71 @@
+//! Connections, the pool and migrations.
+//!
+//! The pool is diesel-async over deadpool. Migrations are embedded in the binary and run
+//! through diesel's synchronous harness on a blocking thread (DEPENDENCIES G8).
+
+use diesel_async::AsyncPgConnection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::Pool as DeadPool;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+/// The migrations in `migrations/`, compiled into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
+
+/// A pool of PostgreSQL connections.
+pub type Pool = DeadPool<AsyncPgConnection>;
+
+/// Why the database could not be reached or migrated.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The pool could not be built.
+    #[error("building the connection pool: {0}")]
+    Pool(String),
+    /// A migration failed.
+    #[error("migrating the database: {0}")]
+    Migrate(String),
+    /// A connection could not be made.
+    #[error("connecting to PostgreSQL: {0}")]
+    Connect(String),
+}
+
+/// Builds a pool of at most `size` connections to `url`. Connections are made lazily.
+pub fn pool(url: &str, size: usize) -> Result<Pool, DbError> {
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+    DeadPool::builder(manager)
+        .max_size(size)
+        .build()
+        .map_err(|e| DbError::Pool(e.to_string()))
+}
+
+/// Applies every pending migration; returns the versions applied.
+pub async fn migrate(url: &str) -> Result<Vec<String>, DbError> {
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut conn =
+            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
+                .map_err(|e| DbError::Connect(e.to_string()))?;
+        let applied = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map_err(|e| DbError::Migrate(e.to_string()))?;
+        Ok(applied.iter().map(ToString::to_string).collect())
+    })
+    .await
+    .map_err(|e| DbError::Migrate(e.to_string()))?
+}
+
+/// Reverts every migration, newest first (for the up/down/up check).
+pub async fn revert_all(url: &str) -> Result<usize, DbError> {
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut conn =
+            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
+                .map_err(|e| DbError::Connect(e.to_string()))?;
+        let reverted = conn
+            .revert_all_migrations(MIGRATIONS)
+            .map_err(|e| DbError::Migrate(e.to_string()))?;
+        Ok(reverted.len())
+    })
+    .await
+    .map_err(|e| DbError::Migrate(e.to_string()))?
+}

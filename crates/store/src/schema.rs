@@ -1,0 +1,207 @@
+//! Diesel table definitions, matching `migrations/` exactly (a test compares them with the
+//! migrated database's catalog).
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        kind -> Text,
+        name -> Text,
+        phone -> Nullable<Text>,
+        email -> Nullable<Text>,
+        is_demo -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    staff_roles (user_id, role) {
+        user_id -> Uuid,
+        role -> Text,
+    }
+}
+
+diesel::table! {
+    api_tokens (token_sha256) {
+        token_sha256 -> Bytea,
+        user_id -> Uuid,
+        label -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    enterprises (id) {
+        id -> Uuid,
+        uscc -> Text,
+        name -> Text,
+        kind -> Text,
+        legal_rep_name -> Text,
+        status -> Text,
+        is_demo -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    memberships (enterprise_id, user_id, role) {
+        enterprise_id -> Uuid,
+        user_id -> Uuid,
+        role -> Text,
+        seal_use_until -> Nullable<Date>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    admin_check_attempts (user_id, enterprise_id) {
+        user_id -> Uuid,
+        enterprise_id -> Uuid,
+        failures -> Int4,
+        locked_until -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    definitions (name, version) {
+        name -> Text,
+        version -> Int4,
+        sha256 -> Text,
+        title -> Text,
+        source -> Text,
+        loaded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    instances (id) {
+        id -> Uuid,
+        definition -> Text,
+        version -> Int4,
+        subject_type -> Text,
+        subject_id -> Nullable<Uuid>,
+        requester -> Uuid,
+        state -> Text,
+        status -> Text,
+        engine -> Jsonb,
+        data -> Jsonb,
+        parent_id -> Nullable<Uuid>,
+        parent_entry -> Nullable<Int4>,
+        history_count -> Int8,
+        history_head -> Bytea,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tasks (id) {
+        id -> Uuid,
+        instance_id -> Uuid,
+        entry -> Int4,
+        state -> Text,
+        parties -> Jsonb,
+        approval -> Text,
+        status -> Text,
+        opened_at -> Timestamptz,
+        sla_due_at -> Nullable<Timestamptz>,
+        breached_at -> Nullable<Timestamptz>,
+        claimed_by -> Nullable<Uuid>,
+        closed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    timers (instance_id, entry, slot) {
+        instance_id -> Uuid,
+        entry -> Int4,
+        slot -> Text,
+        due_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    history (instance_id, seq) {
+        instance_id -> Uuid,
+        seq -> Int8,
+        at -> Timestamptz,
+        actor -> Text,
+        event -> Text,
+        payload -> Jsonb,
+        prev_hash -> Bytea,
+        hash -> Bytea,
+        signature -> Bytea,
+        key_id -> Text,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Uuid,
+        instance_id -> Nullable<Uuid>,
+        kind -> Text,
+        name -> Text,
+        payload -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        lease_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        done_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Uuid,
+        outbox_id -> Uuid,
+        channel -> Text,
+        user_id -> Nullable<Uuid>,
+        address -> Text,
+        template -> Text,
+        subject -> Nullable<Text>,
+        body -> Text,
+        message_id -> Text,
+        status -> Text,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    sms_sandbox (message_id) {
+        message_id -> Text,
+        phone -> Text,
+        body -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(staff_roles -> users (user_id));
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(memberships -> enterprises (enterprise_id));
+diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(tasks -> instances (instance_id));
+diesel::joinable!(timers -> instances (instance_id));
+diesel::joinable!(history -> instances (instance_id));
+diesel::joinable!(notifications -> outbox (outbox_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    staff_roles,
+    api_tokens,
+    enterprises,
+    memberships,
+    admin_check_attempts,
+    definitions,
+    instances,
+    tasks,
+    timers,
+    history,
+    outbox,
+    notifications,
+    sms_sandbox,
+);

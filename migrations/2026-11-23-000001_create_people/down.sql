@@ -1,0 +1,3 @@
+DROP TABLE api_tokens;
+DROP TABLE staff_roles;
+DROP TABLE users;

@@ -1,0 +1,3 @@
+DROP TABLE admin_check_attempts;
+DROP TABLE memberships;
+DROP TABLE enterprises;

@@ -1,0 +1,3 @@
+DROP TABLE sms_sandbox;
+DROP TABLE notifications;
+DROP TABLE outbox;
