@@ -384,6 +384,27 @@ pub struct DataPath {
     pub text: String,
 }
 
+impl DataPath {
+    /// The value the path points at, if any: `form.` paths read `data`, `settings.` paths the
+    /// definition's settings, `event.` paths the payload of the event being handled.
+    pub fn resolve<'v>(
+        &self,
+        data: &'v serde_json::Value,
+        settings: &'v serde_json::Value,
+        event: Option<&'v serde_json::Value>,
+    ) -> Option<&'v serde_json::Value> {
+        let mut v = match self.root {
+            Root::Form => data,
+            Root::Settings => settings,
+            Root::Event => event?,
+        };
+        for k in &self.keys {
+            v = v.get(k.as_str())?;
+        }
+        Some(v)
+    }
+}
+
 /// A compiled guard.
 #[derive(Debug, Clone)]
 pub struct Guard {

@@ -13,13 +13,29 @@ use smallvec::SmallVec;
 
 use crate::def::{
     APPROVE, ActionCall, Approval, Branch, DataPath, Definition, Delay, Effects, GuardOp, Kind,
-    Notification, Root, Sla, StateId, Subflow, Task, Transition,
+    Notification, Sla, StateId, Subflow, Task, Transition,
 };
 
 /// Identifies a person (applicant, admin, staff member); the runtime maps its UUIDs here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+///
+/// Serialised as 32 hex digits: JSON numbers (and PostgreSQL's jsonb) cannot hold a u128.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ActorId(pub u128);
+
+impl Serialize for ActorId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{:032x}", self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for ActorId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        u128::from_str_radix(&text, 16)
+            .map(ActorId)
+            .map_err(serde::de::Error::custom)
+    }
+}
 
 /// Someone deciding a task, with the task parties they belong to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -712,17 +728,7 @@ pub(crate) fn eval(
     settings: &serde_json::Value,
     event: Option<&serde_json::Value>,
 ) -> bool {
-    let get = |p: &DataPath| -> Option<&serde_json::Value> {
-        let mut v = match p.root {
-            Root::Form => data,
-            Root::Settings => settings,
-            Root::Event => event?,
-        };
-        for k in &p.keys {
-            v = v.get(k.as_str())?;
-        }
-        Some(v)
-    };
+    let get = |p: &DataPath| p.resolve(data, settings, event);
     let present = |v: Option<&serde_json::Value>| match v {
         None | Some(serde_json::Value::Null) => false,
         Some(serde_json::Value::String(s)) => !s.is_empty(),
@@ -763,6 +769,20 @@ mod tests {
         // A greedy match would give the first person party 0 and leave the second unmatched.
         assert_eq!(max_matching(&[approver(1, 0b11), approver(2, 0b01)], 2), 2);
         assert_eq!(max_matching(&[approver(1, 0b01), approver(2, 0b01)], 2), 1);
+    }
+
+    #[test]
+    fn instances_survive_a_json_round_trip_with_full_width_ids() {
+        let inst = Instance {
+            state: StateId(3),
+            status: Status::Running,
+            requester: ActorId(u128::MAX - 7),
+            entry: 9,
+            approvals: smallvec::smallvec![approver(u128::MAX, 0b10)],
+        };
+        let json = serde_json::to_value(&inst).unwrap();
+        assert_eq!(json["requester"], "fffffffffffffffffffffffffffffff8");
+        assert_eq!(serde_json::from_value::<Instance>(json).unwrap(), inst);
     }
 
     #[test]

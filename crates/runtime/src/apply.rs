@@ -1,0 +1,836 @@
+//! Applying events in one PostgreSQL transaction.
+//!
+//! One command may cause several engine steps inside the same transaction: a step that enters
+//! a sub-workflow state starts the child instance, and a child that finishes reports to its
+//! parent. They are processed from a queue, each locking its instance row first, so either all
+//! of them are stored or none.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use certdesk_engine::def::{Kind, Party};
+use certdesk_engine::{
+    Actor, ActorId, Decision, Definition, Effect, Event, Instance, StepError, TimerKey, TimerSlot,
+};
+use chrono::{DateTime, Utc};
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use certdesk_store::schema::{
+    definitions, history, instances, memberships, outbox, staff_roles, tasks, timers,
+};
+
+use crate::{Runtime, RuntimeError};
+
+/// Something a person or an outside party asks of a running instance.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Decide an open task.
+    Decide {
+        /// The task row id.
+        task_id: Uuid,
+        /// Who decides.
+        actor: Uuid,
+        /// Outcome name.
+        outcome: String,
+        /// Reason code.
+        reason: Option<String>,
+        /// Comment.
+        comment: Option<String>,
+    },
+    /// The requester withdraws.
+    Withdraw {
+        /// Who asks.
+        actor: Uuid,
+    },
+    /// The requester resubmits corrected input after a return.
+    Resubmit {
+        /// Who asks.
+        actor: Uuid,
+        /// The corrected form input (checked against the definition's form).
+        input: Value,
+    },
+    /// An outside party reports (bank result, payment callback).
+    External {
+        /// Catalog event name.
+        name: String,
+        /// Payload.
+        payload: Value,
+        /// Who reported (`bank`, `payment:wechat`), recorded in the history.
+        source: String,
+    },
+}
+
+/// The result of starting an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    /// The new instance.
+    pub instance_id: Uuid,
+    /// The state it rests in after the first step.
+    pub state: String,
+}
+
+enum Work {
+    Start {
+        instance: Uuid,
+    },
+    Command {
+        instance: Uuid,
+        command: Command,
+    },
+    Timer {
+        instance: Uuid,
+        key: TimerKey,
+    },
+    SubflowFinished {
+        instance: Uuid,
+        entry: u32,
+        result: String,
+    },
+}
+
+impl Work {
+    fn instance(&self) -> Uuid {
+        match self {
+            Work::Start { instance }
+            | Work::Command { instance, .. }
+            | Work::Timer { instance, .. }
+            | Work::SubflowFinished { instance, .. } => *instance,
+        }
+    }
+}
+
+#[derive(diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = instances, check_for_backend(diesel::pg::Pg))]
+struct InstanceRow {
+    definition: String,
+    version: i32,
+    subject_id: Option<Uuid>,
+    requester: Uuid,
+    state: String,
+    engine: Value,
+    data: Value,
+    parent_id: Option<Uuid>,
+    parent_entry: Option<i32>,
+    history_count: i64,
+    history_head: Vec<u8>,
+}
+
+#[derive(diesel::QueryableByName)]
+struct DueTimer {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    instance_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    entry: i32,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    slot: String,
+}
+
+fn slot_text(slot: TimerSlot) -> String {
+    match slot {
+        TimerSlot::State(i) => format!("state:{i}"),
+        TimerSlot::Sla => "sla".to_owned(),
+    }
+}
+
+fn parse_slot(text: &str) -> Option<TimerSlot> {
+    match text {
+        "sla" => Some(TimerSlot::Sla),
+        other => other
+            .strip_prefix("state:")?
+            .parse()
+            .ok()
+            .map(TimerSlot::State),
+    }
+}
+
+fn corrupt(what: impl std::fmt::Display) -> RuntimeError {
+    RuntimeError::Corrupt(what.to_string())
+}
+
+impl Runtime {
+    /// Records every current definition version in the database (idempotent). A version whose
+    /// stored hash differs is refused: its content changed without a version bump.
+    pub async fn sync_definitions(&self) -> Result<usize, RuntimeError> {
+        let mut conn = self.conn().await?;
+        let now = self.clock().now();
+        let mut added = 0;
+        for def in self.inner.current.iter() {
+            let source = std::fs::read_to_string(&def.source)
+                .map_err(|e| corrupt(format!("reading {}: {e}", def.source.display())))?;
+            added += diesel::insert_into(definitions::table)
+                .values((
+                    definitions::name.eq(&def.name),
+                    definitions::version.eq(def.version as i32),
+                    definitions::sha256.eq(&def.sha256),
+                    definitions::title.eq(&def.title),
+                    definitions::source.eq(&source),
+                    definitions::loaded_at.eq(now),
+                ))
+                .on_conflict_do_nothing()
+                .execute(&mut conn)
+                .await?;
+            let stored: String = definitions::table
+                .select(definitions::sha256)
+                .filter(definitions::name.eq(&def.name))
+                .filter(definitions::version.eq(def.version as i32))
+                .first(&mut conn)
+                .await?;
+            if stored != def.sha256 {
+                return Err(corrupt(format!(
+                    "{} version {} is stored with other content: raise its version",
+                    def.name, def.version
+                )));
+            }
+        }
+        Ok(added)
+    }
+
+    pub(crate) async fn conn(
+        &self,
+    ) -> Result<diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>, RuntimeError>
+    {
+        self.inner
+            .pool
+            .get()
+            .await
+            .map_err(|e| RuntimeError::Pool(e.to_string()))
+    }
+
+    /// Starts an instance of the newest version of `definition` for `requester`, after checking
+    /// `input` against its form. `subject_id` is what relations such as `enterprise.admins`
+    /// refer to.
+    pub async fn start(
+        &self,
+        definition: &str,
+        requester: Uuid,
+        subject_id: Option<Uuid>,
+        input: &Value,
+    ) -> Result<Started, RuntimeError> {
+        let def = Arc::clone(
+            self.definition(definition)
+                .ok_or(RuntimeError::NotFound("definition"))?,
+        );
+        let data = def
+            .form
+            .check(input, &|_| None)
+            .map_err(RuntimeError::Invalid)?;
+        let id = Uuid::now_v7();
+        let now = self.clock().now();
+        let engine = serde_json::to_value(Instance::new(&def, ActorId(requester.as_u128())))
+            .map_err(corrupt)?;
+        let mut conn = self.conn().await?;
+        let this = self.clone();
+        conn.transaction::<_, RuntimeError, _>(async move |conn| {
+            diesel::insert_into(instances::table)
+                .values((
+                    instances::id.eq(id),
+                    instances::definition.eq(&def.name),
+                    instances::version.eq(def.version as i32),
+                    instances::subject_type.eq(&def.subject),
+                    instances::subject_id.eq(subject_id),
+                    instances::requester.eq(requester),
+                    instances::state.eq(&def.state(def.start).name),
+                    instances::status.eq("running"),
+                    instances::engine.eq(&engine),
+                    instances::data.eq(&data),
+                    instances::created_at.eq(now),
+                    instances::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+            this.process(conn, Work::Start { instance: id }, now).await
+        })
+        .await?;
+        let state: String = instances::table
+            .select(instances::state)
+            .find(id)
+            .first(&mut self.conn().await?)
+            .await?;
+        Ok(Started {
+            instance_id: id,
+            state,
+        })
+    }
+
+    /// Applies a command to a running instance; returns the state it rests in afterwards.
+    pub async fn command(
+        &self,
+        instance_id: Uuid,
+        command: Command,
+    ) -> Result<String, RuntimeError> {
+        let now = self.clock().now();
+        let mut conn = self.conn().await?;
+        let this = self.clone();
+        conn.transaction::<_, RuntimeError, _>(async move |conn| {
+            this.process(
+                conn,
+                Work::Command {
+                    instance: instance_id,
+                    command,
+                },
+                now,
+            )
+            .await?;
+            let state: String = instances::table
+                .select(instances::state)
+                .find(instance_id)
+                .first(conn)
+                .await?;
+            Ok(state)
+        })
+        .await
+    }
+
+    /// Fires timers due now, each in its own transaction, claiming instances with
+    /// `FOR UPDATE SKIP LOCKED` so concurrent schedulers never fire one twice. Returns how many
+    /// fired (stale ones are deleted and not counted).
+    pub async fn fire_due_timers(&self, limit: usize) -> Result<usize, RuntimeError> {
+        let mut fired = 0;
+        let mut conn = self.conn().await?;
+        while fired < limit {
+            let now = self.clock().now();
+            let this = self.clone();
+            let outcome = conn
+                .transaction::<_, RuntimeError, _>(async move |conn| {
+                    // Lock the instance, not the timer: every writer of timer rows holds the
+                    // instance lock first, so this order cannot deadlock with a decision.
+                    let claimed: Option<DueTimer> = diesel::sql_query(
+                        "SELECT t.instance_id, t.entry, t.slot FROM timers t \
+                         JOIN instances i ON i.id = t.instance_id \
+                         WHERE t.due_at <= $1 ORDER BY t.due_at LIMIT 1 \
+                         FOR UPDATE OF i SKIP LOCKED",
+                    )
+                    .bind::<diesel::sql_types::Timestamptz, _>(now)
+                    .get_result(conn)
+                    .await
+                    .optional()?;
+                    let Some(DueTimer {
+                        instance_id: instance,
+                        entry,
+                        slot,
+                    }) = claimed
+                    else {
+                        return Ok(None);
+                    };
+                    diesel::delete(
+                        timers::table
+                            .filter(timers::instance_id.eq(instance))
+                            .filter(timers::entry.eq(entry))
+                            .filter(timers::slot.eq(&slot)),
+                    )
+                    .execute(conn)
+                    .await?;
+                    let slot =
+                        parse_slot(&slot).ok_or_else(|| corrupt(format!("timer slot `{slot}`")))?;
+                    let key = TimerKey {
+                        entry: entry as u32,
+                        slot,
+                    };
+                    match this.process(conn, Work::Timer { instance, key }, now).await {
+                        Ok(()) => Ok(Some(true)),
+                        // The state was left or the instance ended: the row was a leftover.
+                        Err(RuntimeError::Step(StepError::Stale(_) | StepError::Finished)) => {
+                            Ok(Some(false))
+                        }
+                        Err(e) => Err(e),
+                    }
+                })
+                .await?;
+            match outcome {
+                None => break,
+                Some(true) => fired += 1,
+                Some(false) => {}
+            }
+        }
+        Ok(fired)
+    }
+
+    /// Loads the definition version an instance runs on.
+    async fn version(
+        &self,
+        conn: &mut AsyncPgConnection,
+        name: &str,
+        version: i32,
+    ) -> Result<Arc<Definition>, RuntimeError> {
+        let key = (name.to_owned(), version as u32);
+        if let Some(def) = self
+            .inner
+            .versions
+            .read()
+            .map_err(|_| corrupt("definition cache poisoned"))?
+            .get(&key)
+        {
+            return Ok(Arc::clone(def));
+        }
+        let source: String = definitions::table
+            .select(definitions::source)
+            .filter(definitions::name.eq(name))
+            .filter(definitions::version.eq(version))
+            .first(conn)
+            .await?;
+        let src = certdesk_engine::Source {
+            path: format!("db:{name}@{version}").into(),
+            text: source,
+        };
+        let mut env = self.inner.env.clone();
+        env.lock = None;
+        let registry = certdesk_engine::load_sources(std::slice::from_ref(&src), &env)
+            .map_err(|e| corrupt(format!("{name} v{version} no longer compiles: {}", e[0])))?;
+        let def = Arc::clone(
+            registry
+                .get(name)
+                .ok_or_else(|| corrupt("compiled definition missing"))?,
+        );
+        self.inner
+            .versions
+            .write()
+            .map_err(|_| corrupt("definition cache poisoned"))?
+            .insert(key, Arc::clone(&def));
+        Ok(def)
+    }
+
+    /// Processes a unit of work and everything it causes, inside the caller's transaction.
+    async fn process(
+        &self,
+        conn: &mut AsyncPgConnection,
+        first: Work,
+        now: DateTime<Utc>,
+    ) -> Result<(), RuntimeError> {
+        let mut queue = VecDeque::from([first]);
+        while let Some(work) = queue.pop_front() {
+            let id = work.instance();
+            let row: InstanceRow = instances::table
+                .select(<InstanceRow as diesel::SelectableHelper<diesel::pg::Pg>>::as_select())
+                .find(id)
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?
+                .ok_or(RuntimeError::NotFound("instance"))?;
+            let def = self.version(conn, &row.definition, row.version).await?;
+            let inst: Instance = serde_json::from_value(row.engine.clone()).map_err(corrupt)?;
+            let mut data = row.data.clone();
+            let from = row.state.clone();
+
+            // Translate the work into an engine event, with what the engine cannot look up.
+            let (actor_text, event_name, mut details, outcome_buf);
+            let step = match &work {
+                Work::Start { .. } => {
+                    actor_text = format!("user:{}", row.requester);
+                    event_name = "start";
+                    details = json!({});
+                    certdesk_engine::step(&def, &inst, &data, &Event::Start, now)
+                }
+                Work::Timer { key, .. } => {
+                    actor_text = "system:timer".to_owned();
+                    event_name = "timer_fired";
+                    details = json!({ "entry": key.entry, "slot": slot_text(key.slot) });
+                    certdesk_engine::step(&def, &inst, &data, &Event::TimerFired(*key), now)
+                }
+                Work::SubflowFinished { entry, result, .. } => {
+                    actor_text = "system:subflow".to_owned();
+                    event_name = "subflow_finished";
+                    details = json!({ "result": result });
+                    let event = Event::SubflowFinished {
+                        entry: *entry,
+                        result,
+                    };
+                    certdesk_engine::step(&def, &inst, &data, &event, now)
+                }
+                Work::Command { command, .. } => match command {
+                    Command::Decide {
+                        task_id,
+                        actor,
+                        outcome,
+                        reason,
+                        comment,
+                    } => {
+                        actor_text = format!("user:{actor}");
+                        event_name = "decide";
+                        let entry: i32 = tasks::table
+                            .select(tasks::entry)
+                            .filter(tasks::id.eq(task_id))
+                            .filter(tasks::instance_id.eq(id))
+                            .first(conn)
+                            .await
+                            .optional()?
+                            .ok_or(RuntimeError::NotFound("task"))?;
+                        let parties = match &def.state(inst.state).kind {
+                            Kind::Task(task) if inst.entry == entry as u32 => {
+                                self.parties(
+                                    conn,
+                                    &task.parties,
+                                    *actor,
+                                    row.requester,
+                                    row.subject_id,
+                                )
+                                .await?
+                            }
+                            _ => 0,
+                        };
+                        details = json!({ "task": task_id, "outcome": outcome, "reason": reason, "comment": comment });
+                        outcome_buf = outcome.clone();
+                        let decision = Decision {
+                            task: entry as u32,
+                            actor: Actor {
+                                id: ActorId(actor.as_u128()),
+                                parties,
+                            },
+                            outcome: &outcome_buf,
+                            reason: reason.as_deref(),
+                            comment: comment.as_deref(),
+                        };
+                        certdesk_engine::step(&def, &inst, &data, &Event::Decide(decision), now)
+                    }
+                    Command::Withdraw { actor } => {
+                        actor_text = format!("user:{actor}");
+                        event_name = "withdraw";
+                        details = json!({});
+                        certdesk_engine::step(
+                            &def,
+                            &inst,
+                            &data,
+                            &Event::Withdraw {
+                                actor: ActorId(actor.as_u128()),
+                            },
+                            now,
+                        )
+                    }
+                    Command::Resubmit { actor, input } => {
+                        actor_text = format!("user:{actor}");
+                        event_name = "resubmit";
+                        let checked = def
+                            .form
+                            .check(input, &|_| None)
+                            .map_err(RuntimeError::Invalid)?;
+                        details = json!({ "data": checked });
+                        let stepped = certdesk_engine::step(
+                            &def,
+                            &inst,
+                            &checked,
+                            &Event::Resubmit {
+                                actor: ActorId(actor.as_u128()),
+                            },
+                            now,
+                        );
+                        data = checked;
+                        stepped
+                    }
+                    Command::External {
+                        name,
+                        payload,
+                        source,
+                    } => {
+                        actor_text = format!("system:{source}");
+                        event_name = "external";
+                        details = json!({ "name": name, "payload": payload });
+                        certdesk_engine::step(
+                            &def,
+                            &inst,
+                            &data,
+                            &Event::External { name, payload },
+                            now,
+                        )
+                    }
+                },
+            };
+            let stepped = step?;
+
+            let mut effects_summary = Vec::with_capacity(stepped.effects.len());
+            let mut wrote_outbox = false;
+            for effect in &stepped.effects {
+                match effect {
+                    Effect::OpenTask {
+                        task,
+                        state,
+                        spec,
+                        sla_due,
+                    } => {
+                        diesel::insert_into(tasks::table)
+                            .values((
+                                tasks::id.eq(Uuid::now_v7()),
+                                tasks::instance_id.eq(id),
+                                tasks::entry.eq(*task as i32),
+                                tasks::state.eq(&def.state(*state).name),
+                                tasks::parties
+                                    .eq(serde_json::to_value(&spec.parties).map_err(corrupt)?),
+                                tasks::approval
+                                    .eq(serde_json::to_string(&spec.approval).map_err(corrupt)?),
+                                tasks::status.eq("open"),
+                                tasks::opened_at.eq(now),
+                                tasks::sla_due_at.eq(sla_due),
+                            ))
+                            .execute(conn)
+                            .await?;
+                        effects_summary.push(format!("open_task:{task}"));
+                    }
+                    Effect::CloseTask { task } => {
+                        diesel::update(
+                            tasks::table
+                                .filter(tasks::instance_id.eq(id))
+                                .filter(tasks::entry.eq(*task as i32)),
+                        )
+                        .set((tasks::status.eq("closed"), tasks::closed_at.eq(now)))
+                        .execute(conn)
+                        .await?;
+                        effects_summary.push(format!("close_task:{task}"));
+                    }
+                    Effect::ApprovalCounted { have, need, .. } => {
+                        effects_summary.push(format!("approval:{have}/{need}"))
+                    }
+                    Effect::ScheduleTimer {
+                        key,
+                        due_at,
+                        beyond_calendar,
+                    } => {
+                        if *beyond_calendar {
+                            tracing::warn!(
+                                instance.id = %id,
+                                timer.due_at = %due_at,
+                                "business-time due date computed past the end of workflows/holidays.toml"
+                            );
+                        }
+                        diesel::insert_into(timers::table)
+                            .values((
+                                timers::instance_id.eq(id),
+                                timers::entry.eq(key.entry as i32),
+                                timers::slot.eq(slot_text(key.slot)),
+                                timers::due_at.eq(due_at),
+                            ))
+                            .execute(conn)
+                            .await?;
+                    }
+                    Effect::CancelTimers { entry } => {
+                        diesel::delete(
+                            timers::table
+                                .filter(timers::instance_id.eq(id))
+                                .filter(timers::entry.eq(*entry as i32)),
+                        )
+                        .execute(conn)
+                        .await?;
+                    }
+                    Effect::Action(call) => {
+                        let payload = json!({
+                            "instance_id": id, "definition": def.name, "version": def.version, "args": call.args,
+                        });
+                        self.outbox(conn, id, "action", &call.name, payload, now)
+                            .await?;
+                        wrote_outbox = true;
+                        effects_summary.push(format!("action:{}", call.name));
+                    }
+                    Effect::Notify(n) => {
+                        let via: Vec<&str> = n.via.iter().map(|c| c.as_str()).collect();
+                        let payload = json!({
+                            "instance_id": id, "definition": def.name, "template": n.template, "to": n.to, "via": via,
+                        });
+                        self.outbox(conn, id, "notification", &n.template, payload, now)
+                            .await?;
+                        wrote_outbox = true;
+                        effects_summary.push(format!("notify:{}:{}", n.template, n.to));
+                    }
+                    Effect::StartSubflow { entry, spec } => {
+                        let child_def = Arc::clone(
+                            self.definition(&spec.workflow)
+                                .ok_or(RuntimeError::NotFound("sub-workflow definition"))?,
+                        );
+                        let mut input = serde_json::Map::new();
+                        for (field, path) in &spec.input {
+                            if let Some(v) = path.resolve(&data, &def.settings, None) {
+                                input.insert(field.clone(), v.clone());
+                            }
+                        }
+                        let child_data = child_def
+                            .form
+                            .check(&Value::Object(input), &|_| None)
+                            .map_err(RuntimeError::Invalid)?;
+                        let child = Uuid::now_v7();
+                        let engine = serde_json::to_value(Instance::new(
+                            &child_def,
+                            ActorId(row.requester.as_u128()),
+                        ))
+                        .map_err(corrupt)?;
+                        diesel::insert_into(instances::table)
+                            .values((
+                                instances::id.eq(child),
+                                instances::definition.eq(&child_def.name),
+                                instances::version.eq(child_def.version as i32),
+                                instances::subject_type.eq(&child_def.subject),
+                                instances::subject_id.eq(row.subject_id),
+                                instances::requester.eq(row.requester),
+                                instances::state.eq(&child_def.state(child_def.start).name),
+                                instances::status.eq("running"),
+                                instances::engine.eq(&engine),
+                                instances::data.eq(&child_data),
+                                instances::parent_id.eq(id),
+                                instances::parent_entry.eq(*entry as i32),
+                                instances::created_at.eq(now),
+                                instances::updated_at.eq(now),
+                            ))
+                            .execute(conn)
+                            .await?;
+                        queue.push_back(Work::Start { instance: child });
+                        effects_summary.push(format!("subflow:{}:{child}", spec.workflow));
+                    }
+                    Effect::Escalate { task, sla } => {
+                        diesel::update(
+                            tasks::table
+                                .filter(tasks::instance_id.eq(id))
+                                .filter(tasks::entry.eq(*task as i32)),
+                        )
+                        .set(tasks::breached_at.eq(now))
+                        .execute(conn)
+                        .await?;
+                        effects_summary.push(format!("escalate:{}", sla.escalate_to));
+                    }
+                    Effect::Finish { state } => {
+                        if let (Some(parent), Some(entry)) = (row.parent_id, row.parent_entry) {
+                            queue.push_back(Work::SubflowFinished {
+                                instance: parent,
+                                entry: entry as u32,
+                                result: def.state(*state).name.clone(),
+                            });
+                        }
+                        effects_summary.push(format!("finish:{}", def.state(*state).name));
+                    }
+                }
+            }
+            if wrote_outbox {
+                diesel::sql_query("SELECT pg_notify('certdesk_outbox', '')")
+                    .execute(conn)
+                    .await?;
+            }
+
+            // The signed, chained history entry for this step.
+            let to = def.state(stepped.instance.state).name.clone();
+            if let Value::Object(map) = &mut details {
+                map.insert("from".into(), json!(from));
+                map.insert("to".into(), json!(to));
+                map.insert("effects".into(), json!(effects_summary));
+            }
+            let prev: [u8; 32] = row
+                .history_head
+                .as_slice()
+                .try_into()
+                .map_err(|_| corrupt("history head is not 32 bytes"))?;
+            let seq = row.history_count + 1;
+            let entry = self
+                .signer()
+                .seal(id, seq, now, &actor_text, event_name, details, prev);
+            diesel::insert_into(history::table)
+                .values((
+                    history::instance_id.eq(id),
+                    history::seq.eq(seq),
+                    history::at.eq(entry.at),
+                    history::actor.eq(&entry.actor),
+                    history::event.eq(&entry.event),
+                    history::payload.eq(&entry.payload),
+                    history::prev_hash.eq(entry.prev_hash.to_vec()),
+                    history::hash.eq(entry.hash.to_vec()),
+                    history::signature.eq(&entry.signature),
+                    history::key_id.eq(&entry.key_id),
+                ))
+                .execute(conn)
+                .await?;
+            let status = match stepped.instance.status {
+                certdesk_engine::Status::Finished => "finished",
+                _ => "running",
+            };
+            diesel::update(instances::table.find(id))
+                .set((
+                    instances::state.eq(&to),
+                    instances::status.eq(status),
+                    instances::engine.eq(serde_json::to_value(&stepped.instance).map_err(corrupt)?),
+                    instances::data.eq(&data),
+                    instances::history_count.eq(seq),
+                    instances::history_head.eq(entry.hash.to_vec()),
+                    instances::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn outbox(
+        &self,
+        conn: &mut AsyncPgConnection,
+        instance: Uuid,
+        kind: &str,
+        name: &str,
+        payload: Value,
+        now: DateTime<Utc>,
+    ) -> Result<(), RuntimeError> {
+        diesel::insert_into(outbox::table)
+            .values((
+                outbox::id.eq(Uuid::now_v7()),
+                outbox::instance_id.eq(instance),
+                outbox::kind.eq(kind),
+                outbox::name.eq(name),
+                outbox::payload.eq(payload),
+                outbox::status.eq("pending"),
+                outbox::next_attempt_at.eq(now),
+                outbox::created_at.eq(now),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Which of a task's parties the actor belongs to, as the engine's bit mask.
+    async fn parties(
+        &self,
+        conn: &mut AsyncPgConnection,
+        parties: &[Party],
+        actor: Uuid,
+        requester: Uuid,
+        subject: Option<Uuid>,
+    ) -> Result<u8, RuntimeError> {
+        let mut mask = 0u8;
+        for (i, party) in parties.iter().enumerate().take(8) {
+            let member = |subject: Uuid, roles: &'static [&'static str]| {
+                memberships::table
+                    .filter(memberships::enterprise_id.eq(subject))
+                    .filter(memberships::user_id.eq(actor))
+                    .filter(memberships::role.eq_any(roles))
+                    .count()
+            };
+            let belongs = match party {
+                Party::Group(group) => {
+                    staff_roles::table
+                        .filter(staff_roles::user_id.eq(actor))
+                        .filter(staff_roles::role.eq(group))
+                        .count()
+                        .get_result::<i64>(conn)
+                        .await?
+                        > 0
+                }
+                Party::Relation(r) => match (r.as_str(), subject) {
+                    ("applicant", _) => actor == requester,
+                    ("enterprise.admins", Some(e)) => {
+                        member(e, &["enterprise_admin"])
+                            .get_result::<i64>(conn)
+                            .await?
+                            > 0
+                    }
+                    ("enterprise.legal_rep", Some(e)) => {
+                        member(e, &["legal_rep"]).get_result::<i64>(conn).await? > 0
+                    }
+                    ("enterprise.members", Some(e)) => {
+                        member(e, &["enterprise_admin", "legal_rep", "member"])
+                            .get_result::<i64>(conn)
+                            .await?
+                            > 0
+                    }
+                    _ => false,
+                },
+            };
+            if belongs {
+                mask |= 1 << i;
+            }
+        }
+        Ok(mask)
+    }
+}

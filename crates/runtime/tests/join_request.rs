@@ -1,0 +1,397 @@
+//! The join-request chain through the durable runtime, against a real PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use certdesk_audit::{Finding, Signer, Verifier};
+use certdesk_domain::calendar::BusinessCalendar;
+use certdesk_domain::clock::ManualClock;
+use certdesk_engine::{Catalog, Environment, StepError, Templates};
+use certdesk_runtime::{Command, Runtime, RuntimeError};
+use certdesk_store::schema::{history, instances, outbox, tasks, timers};
+use certdesk_store::testing::{TestDb, seed};
+use chrono::{TimeDelta, TimeZone, Utc};
+use diesel::{ExpressionMethods, QueryDsl};
+use diesel_async::RunQueryDsl;
+use serde_json::json;
+use uuid::Uuid;
+
+struct World {
+    rt: Runtime,
+    clock: Arc<ManualClock>,
+    _db: TestDb,
+    applicant: Uuid,
+    admin: Uuid,
+    admin2: Uuid,
+    stranger: Uuid,
+    enterprise: Uuid,
+}
+
+async fn world() -> World {
+    let db = TestDb::new().await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let registry = certdesk_engine::load_dir(
+        &root.join("workflows"),
+        &root.join("templates"),
+        Catalog::standard(),
+    )
+    .unwrap();
+    let calendar = BusinessCalendar::from_toml_str(
+        &std::fs::read_to_string(root.join("workflows/holidays.toml")).unwrap(),
+    )
+    .unwrap();
+    let env = Environment {
+        catalog: Catalog::standard(),
+        templates: Templates::scan(&root.join("templates")).unwrap(),
+        calendar: Arc::new(calendar),
+        lock: None,
+    };
+    let pool = certdesk_store::db::pool(db.url(), 8).unwrap();
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap(),
+    ));
+    let rt = Runtime::new(pool, Signer::generate(), clock.clone(), registry, env);
+    rt.sync_definitions().await.unwrap();
+
+    let mut conn = rt.pool().get().await.unwrap();
+    let now = clock.now_utc();
+    let applicant = seed::person(&mut conn, "申请人", now).await;
+    let admin = seed::person(&mut conn, "管理员甲", now).await;
+    let admin2 = seed::person(&mut conn, "管理员乙", now).await;
+    let stranger = seed::person(&mut conn, "路人", now).await;
+    let enterprise =
+        seed::enterprise(&mut conn, "91350100M000100Y43", "福州示例科技有限公司", now).await;
+    for a in [admin, admin2] {
+        seed::member(&mut conn, enterprise, a, "enterprise_admin", now).await;
+    }
+    World {
+        rt,
+        clock,
+        _db: db,
+        applicant,
+        admin,
+        admin2,
+        stranger,
+        enterprise,
+    }
+}
+
+trait NowUtc {
+    fn now_utc(&self) -> chrono::DateTime<Utc>;
+}
+impl NowUtc for ManualClock {
+    fn now_utc(&self) -> chrono::DateTime<Utc> {
+        certdesk_domain::clock::Clock::now(self)
+    }
+}
+
+impl World {
+    async fn submit(&self) -> Uuid {
+        let input = json!({ "enterprise_id": self.enterprise.to_string(), "mode": "reason", "reason": "新入职的投标专员" });
+        let started = self
+            .rt
+            .start(
+                "join_request",
+                self.applicant,
+                Some(self.enterprise),
+                &input,
+            )
+            .await
+            .unwrap();
+        assert_eq!(started.state, "admin_review");
+        started.instance_id
+    }
+
+    async fn open_task(&self, instance: Uuid) -> Uuid {
+        let mut conn = self.rt.pool().get().await.unwrap();
+        tasks::table
+            .select(tasks::id)
+            .filter(tasks::instance_id.eq(instance))
+            .filter(tasks::status.eq("open"))
+            .first(&mut conn)
+            .await
+            .unwrap()
+    }
+
+    async fn count<T>(&self, q: T) -> i64
+    where
+        T: diesel_async::methods::LoadQuery<'static, diesel_async::AsyncPgConnection, i64>
+            + Send
+            + 'static,
+    {
+        let mut conn = self.rt.pool().get().await.unwrap();
+        q.get_result(&mut conn).await.unwrap()
+    }
+
+    fn decide(&self, task: Uuid, actor: Uuid, outcome: &str) -> Command {
+        let reject = outcome == "reject";
+        Command::Decide {
+            task_id: task,
+            actor,
+            outcome: outcome.to_owned(),
+            reason: reject.then(|| "not_employee".to_owned()),
+            comment: reject.then(|| "经核实非本公司员工".to_owned()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn submitting_writes_state_task_timers_outbox_and_history_together() {
+    let w = world().await;
+    let id = w.submit().await;
+    assert_eq!(
+        w.count(
+            tasks::table
+                .filter(tasks::instance_id.eq(id))
+                .filter(tasks::status.eq("open"))
+                .count()
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        w.count(timers::table.filter(timers::instance_id.eq(id)).count())
+            .await,
+        2,
+        "day-3 reminder and day-7 expiry"
+    );
+    assert_eq!(
+        w.count(
+            outbox::table
+                .filter(outbox::instance_id.eq(id))
+                .filter(outbox::name.eq("join_request_submitted"))
+                .count()
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        w.count(history::table.filter(history::instance_id.eq(id)).count())
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_and_writes_nothing() {
+    let w = world().await;
+    let input = json!({ "enterprise_id": w.enterprise.to_string(), "mode": "reason", "reason": "因".repeat(501) });
+    let err =
+        w.rt.start("join_request", w.applicant, Some(w.enterprise), &input)
+            .await
+            .unwrap_err();
+    let RuntimeError::Invalid(fields) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(fields[0].code, "text_too_long");
+    assert_eq!(err.http_status(), 422);
+    assert_eq!(w.count(instances::table.count()).await, 0);
+    assert_eq!(w.count(outbox::table.count()).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_admins_deciding_at_once_one_wins_the_other_gets_409() {
+    let w = world().await;
+    for _ in 0..5 {
+        let id = w.submit().await;
+        let task = w.open_task(id).await;
+        let (a, b) = tokio::join!(
+            w.rt.command(id, w.decide(task, w.admin, "approve")),
+            w.rt.command(id, w.decide(task, w.admin2, "reject")),
+        );
+        let (ok, err) = match (a, b) {
+            (Ok(s), Err(e)) | (Err(e), Ok(s)) => (s, e),
+            other => panic!("exactly one must succeed: {other:?}"),
+        };
+        assert!(ok == "joined" || ok == "rejected", "{ok}");
+        assert_eq!(err.http_status(), 409, "{err:?}");
+        // start + one decision: the loser left no trace.
+        assert_eq!(
+            w.count(history::table.filter(history::instance_id.eq(id)).count())
+                .await,
+            2
+        );
+        assert_eq!(
+            w.count(timers::table.filter(timers::instance_id.eq(id)).count())
+                .await,
+            0
+        );
+    }
+}
+
+#[tokio::test]
+async fn outsiders_and_the_requester_cannot_decide_and_change_nothing() {
+    let w = world().await;
+    let id = w.submit().await;
+    let task = w.open_task(id).await;
+    let err =
+        w.rt.command(id, w.decide(task, w.stranger, "approve"))
+            .await
+            .unwrap_err();
+    assert!(
+        matches!(err, RuntimeError::Step(StepError::NotAssignee)),
+        "{err:?}"
+    );
+    assert_eq!(err.http_status(), 403);
+    let err =
+        w.rt.command(id, w.decide(task, w.applicant, "approve"))
+            .await
+            .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RuntimeError::Step(StepError::NotAssignee | StepError::SelfDecision)
+        ),
+        "{err:?}"
+    );
+    let err =
+        w.rt.command(id, w.decide(Uuid::now_v7(), w.admin, "approve"))
+            .await
+            .unwrap_err();
+    assert_eq!(err.http_status(), 404);
+    assert_eq!(
+        w.count(history::table.filter(history::instance_id.eq(id)).count())
+            .await,
+        1
+    );
+    // And the real admin still can.
+    assert_eq!(
+        w.rt.command(id, w.decide(task, w.admin, "approve"))
+            .await
+            .unwrap(),
+        "joined"
+    );
+    assert_eq!(
+        w.count(
+            outbox::table
+                .filter(outbox::instance_id.eq(id))
+                .filter(outbox::name.eq("membership.grant"))
+                .count()
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_fire_once_even_with_two_schedulers() {
+    let w = world().await;
+    let ids = [w.submit().await, w.submit().await, w.submit().await];
+    w.clock.advance(TimeDelta::days(3) + TimeDelta::minutes(1));
+    let (a, b) = tokio::join!(w.rt.fire_due_timers(100), w.rt.fire_due_timers(100));
+    assert_eq!(
+        a.unwrap() + b.unwrap(),
+        3,
+        "one reminder per request, fired once"
+    );
+    assert_eq!(
+        w.count(
+            outbox::table
+                .filter(outbox::name.eq("join_request_reminder"))
+                .count()
+        )
+        .await,
+        3
+    );
+    w.clock.advance(TimeDelta::days(4));
+    assert_eq!(w.rt.fire_due_timers(100).await.unwrap(), 3);
+    let mut conn = w.rt.pool().get().await.unwrap();
+    for id in ids {
+        let state: String = instances::table
+            .select(instances::state)
+            .find(id)
+            .first(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(state, "expired");
+    }
+    assert_eq!(w.count(timers::table.count()).await, 0);
+    assert_eq!(
+        w.rt.fire_due_timers(100).await.unwrap(),
+        0,
+        "nothing left to fire"
+    );
+}
+
+#[tokio::test]
+async fn withdrawal_and_payment_paths_end_where_the_definition_says() {
+    let w = world().await;
+    let id = w.submit().await;
+    let err =
+        w.rt.command(id, Command::Withdraw { actor: w.admin })
+            .await
+            .unwrap_err();
+    assert_eq!(err.http_status(), 403);
+    assert_eq!(
+        w.rt.command(id, Command::Withdraw { actor: w.applicant })
+            .await
+            .unwrap(),
+        "withdrawn"
+    );
+
+    let input = json!({ "enterprise_id": w.enterprise.to_string(), "mode": "reason", "reason": "x", "order_id": Uuid::now_v7().to_string() });
+    let id =
+        w.rt.start("join_request", w.applicant, Some(w.enterprise), &input)
+            .await
+            .unwrap()
+            .instance_id;
+    let task = w.open_task(id).await;
+    assert_eq!(
+        w.rt.command(id, w.decide(task, w.admin, "approve"))
+            .await
+            .unwrap(),
+        "awaiting_payment"
+    );
+    let paid = Command::External {
+        name: "payment_confirmed".into(),
+        payload: json!({ "amount": 30000 }),
+        source: "payment:sandbox".into(),
+    };
+    assert_eq!(w.rt.command(id, paid).await.unwrap(), "joined");
+}
+
+#[tokio::test]
+async fn a_history_row_edited_with_sql_is_found_and_named() {
+    let w = world().await;
+    let id = w.submit().await;
+    let task = w.open_task(id).await;
+    w.rt.command(id, w.decide(task, w.admin, "reject"))
+        .await
+        .unwrap();
+    let verifier = Verifier::from_signer(w.rt.signer());
+    assert_eq!(w.rt.verify_history(&verifier, None).await.unwrap(), vec![]);
+
+    // Someone rewrites the rejection into an approval.
+    let mut conn = w.rt.pool().get().await.unwrap();
+    diesel::sql_query(
+        "UPDATE history SET payload = jsonb_set(payload, '{outcome}', '\"approve\"') WHERE instance_id = $1 AND seq = 2",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let findings = w.rt.verify_history(&verifier, Some(id)).await.unwrap();
+    assert_eq!(
+        findings,
+        vec![Finding::EditedEntry {
+            instance_id: id,
+            seq: 2
+        }],
+        "{findings:?}"
+    );
+    assert!(findings[0].to_string().contains(&id.to_string()));
+
+    // Deleting the last row is caught by the head kept on the instance.
+    diesel::sql_query("DELETE FROM history WHERE instance_id = $1 AND seq = 2")
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let findings = w.rt.verify_history(&verifier, Some(id)).await.unwrap();
+    assert!(
+        matches!(findings.as_slice(), [Finding::TruncatedHistory { .. }]),
+        "{findings:?}"
+    );
+}
