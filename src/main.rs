@@ -1,5 +1,7 @@
 //! The `certdesk` command line: one binary whose subcommands run, inspect and operate the
-//! back office. Subcommands arrive with the parts they drive; today: workflow definitions.
+//! back office. Subcommands arrive with the parts they drive.
+
+mod config;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,6 +15,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "certdesk", version, about)]
 struct Cli {
+    /// Configuration file [default: certdesk.toml if present]; environment variables win.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -22,6 +27,45 @@ enum Command {
     /// Check, draw and lock workflow definitions.
     #[command(subcommand)]
     Workflows(Workflows),
+    /// Print the effective configuration (secrets redacted) and where each value came from.
+    Config,
+    /// Apply pending database migrations to DATABASE_URL.
+    Migrate,
+    /// Manage the SM2 key that signs the decision history.
+    #[command(subcommand)]
+    Keys(Keys),
+    /// Verify or export the signed decision history.
+    #[command(subcommand)]
+    Audit(Audit),
+}
+
+#[derive(Debug, Subcommand)]
+enum Keys {
+    /// Generate a new SM2 signing key at the configured path (refuses to overwrite).
+    Generate {
+        /// Where to write the private key [default: the configured signing_key].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Audit {
+    /// Check every history entry (or one instance's): names each edited, deleted, inserted or
+    /// reordered row; exits non-zero on any finding.
+    Verify {
+        /// Only this instance.
+        #[arg(long)]
+        instance: Option<uuid::Uuid>,
+    },
+    /// Write one instance's entries, signatures and public key so OpenSSL 3 can verify them
+    /// without certdesk (see scripts/verify-audit-export.sh).
+    Export {
+        /// The instance.
+        instance: uuid::Uuid,
+        /// Output folder (created).
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +124,94 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match cli.command {
+        Command::Config => {
+            let c = config::Config::load(cli.config.as_deref())?;
+            writeln!(out, "database_url = {:?}", c.database_url)?;
+            writeln!(out, "redis_url    = {:?}", c.redis_url)?;
+            writeln!(out, "listen       = {}", c.listen)?;
+            writeln!(out, "signing_key  = {}", c.signing_key.display())?;
+            writeln!(out, "sm2_distid   = {}", c.sm2_distid)?;
+            writeln!(out, "workflows    = {}", c.workflows.display())?;
+            writeln!(out, "templates    = {}", c.templates.display())?;
+            writeln!(out, "db_pool      = {}", c.db_pool)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let config = config::Config::load(cli.config.as_deref())?;
+            let applied = tokio_runtime()?
+                .block_on(certdesk_store::db::migrate(config.database_url.expose()))?;
+            writeln!(out, "{} migration(s) applied", applied.len())?;
+            for version in applied {
+                writeln!(out, "  {version}")?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys(Keys::Generate { out: path }) => {
+            let path = match path {
+                Some(p) => p,
+                None => config::Config::load(cli.config.as_deref())?.signing_key,
+            };
+            if path.exists() {
+                bail!(
+                    "{} exists: a signing key is never overwritten (move it away first)",
+                    path.display()
+                );
+            }
+            let signer = certdesk_audit::Signer::generate();
+            signer
+                .save_private_key(&path)
+                .with_context(|| format!("writing {}", path.display()))?;
+            writeln!(
+                out,
+                "wrote {} (key id {}, distid {})",
+                path.display(),
+                signer.key_id(),
+                signer.distid()
+            )?;
+            out.write_all(signer.public_key_pem()?.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(audit) => {
+            let config = config::Config::load(cli.config.as_deref())?;
+            let signer =
+                certdesk_audit::Signer::load_private_key(&config.signing_key, &config.sm2_distid)
+                    .with_context(|| {
+                    format!("loading the signing key {}", config.signing_key.display())
+                })?;
+            let pool = certdesk_store::db::pool(config.database_url.expose(), 2)?;
+            let rt = tokio_runtime()?;
+            match audit {
+                Audit::Verify { instance } => {
+                    let verifier = certdesk_audit::Verifier::from_signer(&signer);
+                    let findings =
+                        rt.block_on(certdesk_runtime::audit::verify(&pool, &verifier, instance))?;
+                    if findings.is_empty() {
+                        writeln!(out, "history intact")?;
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    for f in &findings {
+                        writeln!(out, "FAIL {f}")?;
+                    }
+                    writeln!(out, "{} finding(s)", findings.len())?;
+                    Ok(ExitCode::FAILURE)
+                }
+                Audit::Export { instance, dir } => {
+                    let entries =
+                        rt.block_on(certdesk_runtime::audit::history_of(&pool, instance))?;
+                    if entries.is_empty() {
+                        bail!("instance {instance} has no history");
+                    }
+                    certdesk_audit::export(
+                        &signer.public_key_pem()?,
+                        signer.distid(),
+                        &entries,
+                        &dir,
+                    )?;
+                    writeln!(out, "wrote {} entries to {}", entries.len(), dir.display())?;
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
+        }
         Command::Workflows(Workflows::Check { dir, templates }) => {
             let templates = templates.unwrap_or_else(|| sibling(&dir, "templates"));
             match load::load_dir(&dir, &templates, Catalog::standard()) {
@@ -177,6 +309,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn sibling(dir: &Path, name: &str) -> PathBuf {

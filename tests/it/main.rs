@@ -8,6 +8,7 @@
 
 mod support;
 
+mod audit_cli;
 mod cli;
 mod docs;
 mod drawing;

@@ -1,0 +1,292 @@
+//! Configuration: one typed struct, layered as defaults, then `certdesk.toml` (or the file
+//! named by `--config` / `CERTDESK_CONFIG`), then environment variables. Every bad or missing
+//! setting is reported by its name in both layers (`database_url` / `DATABASE_URL`).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A value that must not be printed (passwords inside URLs).
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Show the scheme and host of a URL, never credentials.
+        match self.0.split_once("://") {
+            Some((scheme, rest)) => {
+                let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+                write!(f, "{scheme}://***@{host}")
+            }
+            None => f.write_str("***"),
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// PostgreSQL URL (`DATABASE_URL`).
+    pub database_url: Secret,
+    /// Redis URL (`REDIS_URL`).
+    pub redis_url: Secret,
+    /// Address the API and console listen on (`CERTDESK_LISTEN`).
+    pub listen: SocketAddr,
+    /// PKCS#8 PEM file of the SM2 key that signs the history (`CERTDESK_SIGNING_KEY`).
+    pub signing_key: PathBuf,
+    /// SM2 distinguishing id used with that key (`CERTDESK_SM2_DISTID`).
+    pub sm2_distid: String,
+    /// Folder of workflow definitions (`CERTDESK_WORKFLOWS`).
+    pub workflows: PathBuf,
+    /// Folder of notification templates (`CERTDESK_TEMPLATES`).
+    pub templates: PathBuf,
+    /// Connections in the PostgreSQL pool (`CERTDESK_DB_POOL`).
+    pub db_pool: usize,
+}
+
+/// The file layer: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLayer {
+    database_url: Option<Secret>,
+    redis_url: Option<Secret>,
+    listen: Option<String>,
+    signing_key: Option<PathBuf>,
+    sm2_distid: Option<String>,
+    workflows: Option<PathBuf>,
+    templates: Option<PathBuf>,
+    db_pool: Option<usize>,
+}
+
+/// A setting that is missing or malformed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read or parsed.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A required setting has no value.
+    #[error("`{key}` is not set: put `{key} = \"…\"` in certdesk.toml or set {env}")]
+    Missing {
+        /// Key in the file.
+        key: &'static str,
+        /// Environment variable.
+        env: &'static str,
+    },
+    /// A setting has a value that cannot be used.
+    #[error("`{key}` ({env}) is invalid: {message}")]
+    Invalid {
+        /// Key in the file.
+        key: &'static str,
+        /// Environment variable.
+        env: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Loads the configuration. `file` is the explicit `--config`; otherwise `CERTDESK_CONFIG`,
+    /// otherwise `certdesk.toml` in the working directory if it exists.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::from_sources(file, |k| std::env::var(k).ok())
+    }
+
+    /// Loads with a custom environment (for tests).
+    pub fn from_sources(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let explicit = file
+            .map(Path::to_path_buf)
+            .or_else(|| env("CERTDESK_CONFIG").map(PathBuf::from));
+        let path = explicit
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("certdesk.toml"));
+        let layer: FileLayer = match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::File {
+                path: path.clone(),
+                message: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
+                FileLayer::default()
+            }
+            Err(e) => {
+                return Err(ConfigError::File {
+                    path,
+                    message: e.to_string(),
+                });
+            }
+        };
+        let text = |key: &'static str, var: &'static str, file: Option<String>| {
+            env(var).or(file).map(|v| (key, var, v))
+        };
+        let required = |key: &'static str, var: &'static str, file: Option<Secret>| {
+            env(var)
+                .map(Secret)
+                .or(file)
+                .ok_or(ConfigError::Missing { key, env: var })
+        };
+        let database_url = required("database_url", "DATABASE_URL", layer.database_url)?;
+        if !database_url.expose().starts_with("postgres://")
+            && !database_url.expose().starts_with("postgresql://")
+        {
+            return Err(ConfigError::Invalid {
+                key: "database_url",
+                env: "DATABASE_URL",
+                message: "expected a postgres:// URL".into(),
+            });
+        }
+        let redis_url = required("redis_url", "REDIS_URL", layer.redis_url)?;
+        if !redis_url.expose().starts_with("redis://") {
+            return Err(ConfigError::Invalid {
+                key: "redis_url",
+                env: "REDIS_URL",
+                message: "expected a redis:// URL".into(),
+            });
+        }
+        let listen = match text("listen", "CERTDESK_LISTEN", layer.listen) {
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+            Some((key, env, v)) => v.parse().map_err(|e| ConfigError::Invalid {
+                key,
+                env,
+                message: format!("`{v}` is not host:port ({e})"),
+            })?,
+        };
+        let db_pool = match env("CERTDESK_DB_POOL") {
+            Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+                key: "db_pool",
+                env: "CERTDESK_DB_POOL",
+                message: format!("`{v}` is not a number"),
+            })?,
+            None => layer.db_pool.unwrap_or(16),
+        };
+        if db_pool == 0 {
+            return Err(ConfigError::Invalid {
+                key: "db_pool",
+                env: "CERTDESK_DB_POOL",
+                message: "must be at least 1".into(),
+            });
+        }
+        let path_of = |var: &str, file: Option<PathBuf>, default: &str| {
+            env(var)
+                .map(PathBuf::from)
+                .or(file)
+                .unwrap_or_else(|| PathBuf::from(default))
+        };
+        Ok(Config {
+            database_url,
+            redis_url,
+            listen,
+            signing_key: path_of(
+                "CERTDESK_SIGNING_KEY",
+                layer.signing_key,
+                "keys/history-sm2.pem",
+            ),
+            sm2_distid: env("CERTDESK_SM2_DISTID")
+                .or(layer.sm2_distid)
+                .unwrap_or_else(|| certdesk_audit::DEFAULT_DISTID.to_owned()),
+            workflows: path_of("CERTDESK_WORKFLOWS", layer.workflows, "workflows"),
+            templates: path_of("CERTDESK_TEMPLATES", layer.templates, "templates"),
+            db_pool,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        ("DATABASE_URL", "postgres://u:pw@db/certdesk"),
+        ("REDIS_URL", "redis://r:6379/0"),
+    ];
+
+    #[test]
+    fn environment_alone_is_enough_and_defaults_fill_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::from_sources(None, env(BASE)).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.db_pool, 16);
+        assert_eq!(c.sm2_distid, "1234567812345678");
+        assert!(
+            !format!("{c:?}").contains("pw"),
+            "the password leaked into Debug"
+        );
+        drop(dir);
+    }
+
+    #[test]
+    fn missing_and_bad_settings_are_named() {
+        let e = Config::from_sources(None, env(&[("REDIS_URL", "redis://r")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("database_url") && e.contains("DATABASE_URL"),
+            "{e}"
+        );
+        let mut bad = BASE.to_vec();
+        bad.push(("CERTDESK_LISTEN", "localhost"));
+        let e = Config::from_sources(None, env(&bad))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("CERTDESK_LISTEN") && e.contains("localhost"),
+            "{e}"
+        );
+        let e = Config::from_sources(
+            None,
+            env(&[("DATABASE_URL", "mysql://x"), ("REDIS_URL", "redis://r")]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("postgres://"), "{e}");
+    }
+
+    #[test]
+    fn file_then_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("certdesk.toml");
+        std::fs::write(&path, "database_url = \"postgres://file/db\"\nredis_url = \"redis://file\"\nlisten = \"0.0.0.0:9000\"\ndb_pool = 4\n").unwrap();
+        let c = Config::from_sources(Some(&path), env(&[("CERTDESK_LISTEN", "127.0.0.1:7000")]))
+            .unwrap();
+        assert_eq!(c.database_url.expose(), "postgres://file/db");
+        assert_eq!(
+            c.listen,
+            "127.0.0.1:7000".parse().unwrap(),
+            "the environment wins over the file"
+        );
+        assert_eq!(c.db_pool, 4);
+        std::fs::write(&path, "databse_url = \"typo\"\n").unwrap();
+        let e = Config::from_sources(Some(&path), env(BASE))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("databse_url"), "{e}");
+        let e = Config::from_sources(Some(&dir.path().join("absent.toml")), env(BASE))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("absent.toml"), "{e}");
+    }
+}
