@@ -16,4 +16,5 @@
 //! tests in `tests/apalis_redis_claims.rs`, each run against its own `redis-server`.
 
 pub mod naming;
+pub mod pipeline;
 pub mod supervise;

@@ -9,9 +9,11 @@
 //!
 //! Time comes from a [`Clock`]; tests move a manual clock and call [`Runtime::fire_due_timers`].
 
+pub mod actions;
 mod apply;
 pub mod audit;
 mod error;
+pub mod outbox;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

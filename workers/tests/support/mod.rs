@@ -5,6 +5,8 @@
 //! take a cross-process file lock first ([`serial`]), so they run one at a time under both
 //! `cargo test` (threads) and `cargo nextest` (one process per test).
 
+#![allow(dead_code, reason = "each test binary uses part of the support")]
+
 use std::fs::File;
 use std::future::Future;
 use std::net::TcpListener;

@@ -1,0 +1,85 @@
+//! Actions that only touch PostgreSQL, executed inside the delivery's transaction so the
+//! effect and its "done" mark commit together (a second delivery finds it done).
+//!
+//! Every action in the engine's standard catalog that is database-only is implemented here;
+//! actions that call outside parties live with their adapters in `workers/`.
+
+use chrono::NaiveDate;
+use diesel::{ExpressionMethods, QueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use certdesk_store::schema::{instances, memberships};
+
+use crate::outbox::{BoxFuture, EffectError, Executor, OutboxRow};
+
+/// The database-only actions of the standard catalog.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DatabaseActions;
+
+/// Action names [`DatabaseActions`] implements.
+pub const NAMES: [&str; 1] = ["membership.grant"];
+
+impl Executor for DatabaseActions {
+    fn execute<'a>(
+        &'a self,
+        conn: &'a mut AsyncPgConnection,
+        row: &'a OutboxRow,
+    ) -> BoxFuture<'a, Result<(), EffectError>> {
+        Box::pin(async move {
+            match row.name.as_str() {
+                "membership.grant" => grant_membership(conn, row).await,
+                other => Err(EffectError::Permanent(format!(
+                    "no database action named `{other}`"
+                ))),
+            }
+        })
+    }
+}
+
+fn transient(e: diesel::result::Error) -> EffectError {
+    EffectError::Transient(format!("database: {e}"))
+}
+
+/// 中标一证通 12: the member joins with the rights asked in the request (seal use until a date).
+async fn grant_membership(
+    conn: &mut AsyncPgConnection,
+    row: &OutboxRow,
+) -> Result<(), EffectError> {
+    let instance = row
+        .instance_id
+        .ok_or_else(|| EffectError::Permanent("membership.grant without an instance".into()))?;
+    let (requester, subject, data): (Uuid, Option<Uuid>, serde_json::Value) = instances::table
+        .select((instances::requester, instances::subject_id, instances::data))
+        .find(instance)
+        .first(conn)
+        .await
+        .map_err(transient)?;
+    let enterprise =
+        subject.ok_or_else(|| EffectError::Permanent("the request names no enterprise".into()))?;
+    let seal_use_until = match (
+        data.get("seal_use").and_then(|v| v.as_bool()),
+        data.get("seal_use_until"),
+    ) {
+        (Some(true), Some(d)) => Some(
+            d.as_str()
+                .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+                .ok_or_else(|| EffectError::Permanent(format!("bad seal_use_until {d}")))?,
+        ),
+        _ => None,
+    };
+    // Idempotent: a membership already there (a duplicate delivery) is left as it is.
+    diesel::insert_into(memberships::table)
+        .values((
+            memberships::enterprise_id.eq(enterprise),
+            memberships::user_id.eq(requester),
+            memberships::role.eq("member"),
+            memberships::seal_use_until.eq(seal_use_until),
+            memberships::created_at.eq(row.created_at),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await
+        .map_err(transient)?;
+    Ok(())
+}
