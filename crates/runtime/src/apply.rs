@@ -223,31 +223,36 @@ impl Runtime {
             .map_err(corrupt)?;
         let mut conn = self.conn().await?;
         let this = self.clone();
-        conn.transaction::<_, RuntimeError, _>(async move |conn| {
-            diesel::insert_into(instances::table)
-                .values((
-                    instances::id.eq(id),
-                    instances::definition.eq(&def.name),
-                    instances::version.eq(def.version as i32),
-                    instances::subject_type.eq(&def.subject),
-                    instances::subject_id.eq(subject_id),
-                    instances::requester.eq(requester),
-                    instances::state.eq(&def.state(def.start).name),
-                    instances::status.eq("running"),
-                    instances::engine.eq(&engine),
-                    instances::data.eq(&data),
-                    instances::created_at.eq(now),
-                    instances::updated_at.eq(now),
-                ))
-                .execute(conn)
-                .await?;
-            this.process(conn, Work::Start { instance: id }, now).await
-        })
-        .await?;
-        let state: String = instances::table
-            .select(instances::state)
-            .find(id)
-            .first(&mut self.conn().await?)
+        let state = conn
+            .transaction::<_, RuntimeError, _>(async move |conn| {
+                diesel::insert_into(instances::table)
+                    .values((
+                        instances::id.eq(id),
+                        instances::definition.eq(&def.name),
+                        instances::version.eq(def.version as i32),
+                        instances::subject_type.eq(&def.subject),
+                        instances::subject_id.eq(subject_id),
+                        instances::requester.eq(requester),
+                        instances::state.eq(&def.state(def.start).name),
+                        instances::status.eq("running"),
+                        instances::engine.eq(&engine),
+                        instances::data.eq(&data),
+                        instances::created_at.eq(now),
+                        instances::updated_at.eq(now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                this.process(conn, Work::Start { instance: id }, now)
+                    .await?;
+                // Read back on the same connection: asking the pool for a second one could wait
+                // forever when every connection is held by a start like this one.
+                let state: String = instances::table
+                    .select(instances::state)
+                    .find(id)
+                    .first(conn)
+                    .await?;
+                Ok(state)
+            })
             .await?;
         Ok(Started {
             instance_id: id,
@@ -450,14 +455,19 @@ impl Runtime {
                     } => {
                         actor_text = format!("user:{actor}");
                         event_name = "decide";
-                        let entry: i32 = tasks::table
-                            .select(tasks::entry)
+                        let (entry, task_status): (i32, String) = tasks::table
+                            .select((tasks::entry, tasks::status))
                             .filter(tasks::id.eq(task_id))
                             .filter(tasks::instance_id.eq(id))
                             .first(conn)
                             .await
                             .optional()?
                             .ok_or(RuntimeError::NotFound("task"))?;
+                        // Checked under the instance lock: a task someone else decided first is
+                        // "already decided" (409), whatever state the instance went on to.
+                        if task_status != "open" {
+                            return Err(StepError::TaskNotOpen { task: entry as u32 }.into());
+                        }
                         let parties = match &def.state(inst.state).kind {
                             Kind::Task(task) if inst.entry == entry as u32 => {
                                 self.parties(
@@ -642,10 +652,17 @@ impl Runtime {
                                 input.insert(field.clone(), v.clone());
                             }
                         }
+                        // The parent's data was checked already: a child form refusing it is a
+                        // definition bug, not the applicant's input.
                         let child_data = child_def
                             .form
                             .check(&Value::Object(input), &|_| None)
-                            .map_err(RuntimeError::Invalid)?;
+                            .map_err(|e| {
+                                corrupt(format!(
+                                    "`{}` gives `{}` input its form refuses: {e:?}",
+                                    def.name, spec.workflow
+                                ))
+                            })?;
                         let child = Uuid::now_v7();
                         let engine = serde_json::to_value(Instance::new(
                             &child_def,

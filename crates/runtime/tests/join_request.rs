@@ -86,6 +86,11 @@ async fn two_admins_deciding_at_once_one_wins_the_other_gets_409() {
         };
         assert!(ok == "joined" || ok == "rejected", "{ok}");
         assert_eq!(err.http_status(), 409, "{err:?}");
+        assert_eq!(
+            err.code(),
+            "task_not_open",
+            "the loser is told the request was already decided"
+        );
         // start + one decision: the loser left no trace.
         assert_eq!(
             w.count(history::table.filter(history::instance_id.eq(id)).count())
@@ -273,4 +278,31 @@ async fn a_history_row_edited_with_sql_is_found_and_named() {
         matches!(findings.as_slice(), [Finding::TruncatedHistory { .. }]),
         "{findings:?}"
     );
+}
+
+#[tokio::test]
+async fn starting_needs_only_one_connection() {
+    let w = world().await;
+    // A runtime whose pool has a single connection must still start instances.
+    let one = certdesk_runtime::Runtime::new(
+        certdesk_store::db::pool(w.db_url(), 1).unwrap(),
+        certdesk_audit::Signer::generate(),
+        w.clock.clone(),
+        certdesk_engine::load_dir(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows"),
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates"),
+            certdesk_engine::Catalog::standard(),
+        )
+        .unwrap(),
+        w.env.clone(),
+    );
+    let input = serde_json::json!({ "enterprise_id": w.enterprise.to_string(), "mode": "reason", "reason": "x" });
+    let started = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        one.start("join_request", w.applicant, Some(w.enterprise), &input),
+    )
+    .await
+    .expect("start must not wait for a second connection")
+    .unwrap();
+    assert_eq!(started.state, "admin_review");
 }

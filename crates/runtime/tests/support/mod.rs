@@ -23,6 +23,8 @@ pub struct World {
     pub rt: Runtime,
     pub clock: Arc<ManualClock>,
     _db: TestDb,
+    /// The environment definitions were compiled with.
+    pub env: Environment,
     pub applicant: Uuid,
     pub admin: Uuid,
     pub admin2: Uuid,
@@ -53,7 +55,13 @@ pub async fn world() -> World {
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap(),
     ));
-    let rt = Runtime::new(pool, Signer::generate(), clock.clone(), registry, env);
+    let rt = Runtime::new(
+        pool,
+        Signer::generate(),
+        clock.clone(),
+        registry,
+        env.clone(),
+    );
     rt.sync_definitions().await.unwrap();
 
     let mut conn = rt.pool().get().await.unwrap();
@@ -71,6 +79,7 @@ pub async fn world() -> World {
         rt,
         clock,
         _db: db,
+        env,
         applicant,
         admin,
         admin2,
@@ -89,6 +98,11 @@ impl NowUtc for ManualClock {
 }
 
 impl World {
+    /// This test's database.
+    pub fn db_url(&self) -> &str {
+        self._db.url()
+    }
+
     pub async fn submit(&self) -> Uuid {
         let input = json!({ "enterprise_id": self.enterprise.to_string(), "mode": "reason", "reason": "新入职的投标专员" });
         let started = self
