@@ -1,0 +1,459 @@
+//! The queries the API runs outside the runtime: bearer tokens, enterprise search, who
+//! belongs to an enterprise, the verify-admin lockout and read models of join requests.
+//!
+//! Kept in one module with explicit diesel imports (DEPENDENCIES G6): `diesel::prelude::*`
+//! and `diesel_async::RunQueryDsl` must not meet. Nothing here changes workflow state; that
+//! is the runtime's.
+
+use certdesk_runtime::Runtime;
+use certdesk_store::schema::{
+    admin_check_attempts, api_tokens, enterprises, history, instances, memberships, tasks, users,
+};
+use chrono::{DateTime, Utc};
+use diesel::result::QueryResult;
+use diesel::{
+    BoolExpressionMethods, ExpressionMethods, JoinOnDsl, NullableExpressionMethods,
+    OptionalExtension, QueryDsl, SelectableHelper, TextExpressionMethods,
+};
+use diesel_async::pooled_connection::deadpool::Object;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::problem::ApiError;
+
+/// The definition every query about join requests is restricted to.
+pub(crate) const JOIN_REQUEST: &str = "join_request";
+
+/// Roles that may review an enterprise's join requests (and so see them).
+pub(crate) const REVIEWER_ROLES: [&str; 2] = ["enterprise_admin", "legal_rep"];
+
+/// A pooled connection.
+pub(crate) type Conn = Object<AsyncPgConnection>;
+
+/// Takes a connection from the runtime's pool.
+pub(crate) async fn conn(runtime: &Runtime) -> Result<Conn, ApiError> {
+    runtime.pool().get().await.map_err(ApiError::internal)
+}
+
+/// `SELECT 1`, for the readiness probe.
+pub(crate) async fn ping(conn: &mut AsyncPgConnection) -> QueryResult<()> {
+    diesel::sql_query("SELECT 1").execute(conn).await.map(drop)
+}
+
+// ---- bearer tokens -------------------------------------------------------------------------
+
+/// The user a token hash belongs to, if the token is neither revoked nor expired at `now`.
+pub(crate) async fn token_user(
+    conn: &mut AsyncPgConnection,
+    sha256: &[u8],
+    now: DateTime<Utc>,
+) -> QueryResult<Option<Uuid>> {
+    api_tokens::table
+        .select(api_tokens::user_id)
+        .filter(api_tokens::token_sha256.eq(sha256))
+        .filter(api_tokens::revoked_at.is_null())
+        .filter(api_tokens::expires_at.gt(now))
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Stores a token hash.
+pub(crate) async fn insert_token(
+    conn: &mut AsyncPgConnection,
+    sha256: &[u8],
+    user_id: Uuid,
+    label: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::insert_into(api_tokens::table)
+        .values((
+            api_tokens::token_sha256.eq(sha256),
+            api_tokens::user_id.eq(user_id),
+            api_tokens::label.eq(label),
+            api_tokens::created_at.eq(now),
+            api_tokens::expires_at.eq(expires_at),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+// ---- enterprises ---------------------------------------------------------------------------
+
+/// An enterprise as the API shows it.
+#[derive(Debug, Clone, diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = enterprises, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct Enterprise {
+    pub id: Uuid,
+    pub uscc: String,
+    pub name: String,
+    pub status: String,
+}
+
+/// One enterprise by id, whatever its status.
+pub(crate) async fn enterprise(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<Enterprise>> {
+    enterprises::table
+        .select(Enterprise::as_select())
+        .find(id)
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The active enterprise with exactly this USCC.
+pub(crate) async fn enterprises_by_uscc(
+    conn: &mut AsyncPgConnection,
+    uscc: &str,
+) -> QueryResult<Vec<Enterprise>> {
+    enterprises::table
+        .select(Enterprise::as_select())
+        .filter(enterprises::uscc.eq(uscc))
+        .filter(enterprises::status.eq("active"))
+        .load(conn)
+        .await
+}
+
+/// Active enterprises whose name contains `fragment`, names starting with it first.
+pub(crate) async fn enterprises_by_name(
+    conn: &mut AsyncPgConnection,
+    fragment: &str,
+    limit: i64,
+) -> QueryResult<Vec<Enterprise>> {
+    let escaped = escape_like(fragment);
+    enterprises::table
+        .select(Enterprise::as_select())
+        .filter(enterprises::name.like(format!("%{escaped}%")))
+        .filter(enterprises::status.eq("active"))
+        .order((
+            enterprises::name.like(format!("{escaped}%")).desc(),
+            enterprises::name.asc(),
+            enterprises::id.asc(),
+        ))
+        .limit(limit)
+        .load(conn)
+        .await
+}
+
+/// Escapes `%`, `_` and the escape character itself for a `LIKE` pattern (PostgreSQL's
+/// default escape character is the backslash).
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+// ---- memberships ---------------------------------------------------------------------------
+
+/// The roles `user` holds in `enterprise` (empty for an outsider).
+pub(crate) async fn roles(
+    conn: &mut AsyncPgConnection,
+    enterprise: Uuid,
+    user: Uuid,
+) -> QueryResult<Vec<String>> {
+    memberships::table
+        .select(memberships::role)
+        .filter(memberships::enterprise_id.eq(enterprise))
+        .filter(memberships::user_id.eq(user))
+        .load(conn)
+        .await
+}
+
+/// Whether `user` is an admin or the legal representative of `enterprise`.
+pub(crate) async fn is_reviewer(
+    conn: &mut AsyncPgConnection,
+    enterprise: Uuid,
+    user: Uuid,
+) -> QueryResult<bool> {
+    let n: i64 = memberships::table
+        .filter(memberships::enterprise_id.eq(enterprise))
+        .filter(memberships::user_id.eq(user))
+        .filter(memberships::role.eq_any(REVIEWER_ROLES))
+        .count()
+        .get_result(conn)
+        .await?;
+    Ok(n > 0)
+}
+
+/// An enterprise admin's name and phone (what verify-admin mode compares against).
+#[derive(Debug, Clone)]
+pub(crate) struct Admin {
+    pub name: String,
+    pub phone: Option<String>,
+}
+
+/// The enterprise's admins.
+pub(crate) async fn admins(
+    conn: &mut AsyncPgConnection,
+    enterprise: Uuid,
+) -> QueryResult<Vec<Admin>> {
+    let rows: Vec<(String, Option<String>)> = memberships::table
+        .inner_join(users::table)
+        .select((users::name, users::phone))
+        .filter(memberships::enterprise_id.eq(enterprise))
+        .filter(memberships::role.eq("enterprise_admin"))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, phone)| Admin { name, phone })
+        .collect())
+}
+
+/// A user's name and phone.
+pub(crate) async fn user_name_phone(
+    conn: &mut AsyncPgConnection,
+    user: Uuid,
+) -> QueryResult<Option<(String, Option<String>)>> {
+    users::table
+        .select((users::name, users::phone))
+        .find(user)
+        .first(conn)
+        .await
+        .optional()
+}
+
+// ---- verify-admin lockout ------------------------------------------------------------------
+
+/// The lockout row of a (caller, enterprise) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, diesel::QueryableByName)]
+pub(crate) struct Attempts {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub failures: i32,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// When the pair is locked until, if it is locked at `now`.
+pub(crate) async fn locked_until(
+    conn: &mut AsyncPgConnection,
+    user: Uuid,
+    enterprise: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<DateTime<Utc>>> {
+    let until: Option<Option<DateTime<Utc>>> = admin_check_attempts::table
+        .select(admin_check_attempts::locked_until)
+        .filter(admin_check_attempts::user_id.eq(user))
+        .filter(admin_check_attempts::enterprise_id.eq(enterprise))
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(until.flatten().filter(|t| *t > now))
+}
+
+/// Counts one wrong try in one statement, so concurrent tries cannot lose a count. A lock
+/// that has run out starts the count again; reaching `lock_after` failures locks the pair
+/// until `lock_until`.
+pub(crate) async fn record_failure(
+    conn: &mut AsyncPgConnection,
+    user: Uuid,
+    enterprise: Uuid,
+    now: DateTime<Utc>,
+    lock_after: i32,
+    lock_until: DateTime<Utc>,
+) -> QueryResult<Attempts> {
+    use diesel::sql_types::{Integer, Timestamptz, Uuid as SqlUuid};
+    diesel::sql_query(
+        "INSERT INTO admin_check_attempts AS a \
+             (user_id, enterprise_id, failures, locked_until, updated_at) \
+         VALUES ($1, $2, 1, CASE WHEN 1 >= $4 THEN $5 END, $3) \
+         ON CONFLICT (user_id, enterprise_id) DO UPDATE SET \
+             failures = CASE WHEN a.locked_until <= $3 THEN 1 ELSE a.failures + 1 END, \
+             locked_until = CASE \
+                 WHEN (CASE WHEN a.locked_until <= $3 THEN 1 ELSE a.failures + 1 END) >= $4 \
+                 THEN $5 END, \
+             updated_at = $3 \
+         RETURNING failures, locked_until",
+    )
+    .bind::<SqlUuid, _>(user)
+    .bind::<SqlUuid, _>(enterprise)
+    .bind::<Timestamptz, _>(now)
+    .bind::<Integer, _>(lock_after)
+    .bind::<Timestamptz, _>(lock_until)
+    .get_result(conn)
+    .await
+}
+
+/// A right answer forgets earlier wrong ones.
+pub(crate) async fn reset_failures(
+    conn: &mut AsyncPgConnection,
+    user: Uuid,
+    enterprise: Uuid,
+) -> QueryResult<()> {
+    diesel::delete(
+        admin_check_attempts::table
+            .filter(admin_check_attempts::user_id.eq(user))
+            .filter(admin_check_attempts::enterprise_id.eq(enterprise)),
+    )
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+// ---- join requests -------------------------------------------------------------------------
+
+/// A join request as stored by the runtime.
+#[derive(Debug, Clone, diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = instances, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct JoinRequest {
+    pub id: Uuid,
+    pub subject_id: Option<Uuid>,
+    pub requester: Uuid,
+    pub state: String,
+    pub status: String,
+    pub data: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One join request by id (other workflows' instances are not join requests).
+pub(crate) async fn join_request(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<JoinRequest>> {
+    instances::table
+        .select(JoinRequest::as_select())
+        .filter(instances::definition.eq(JOIN_REQUEST))
+        .find(id)
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The caller's running join request for this enterprise, if any.
+pub(crate) async fn open_join_request(
+    conn: &mut AsyncPgConnection,
+    requester: Uuid,
+    enterprise: Uuid,
+) -> QueryResult<Option<Uuid>> {
+    instances::table
+        .select(instances::id)
+        .filter(instances::definition.eq(JOIN_REQUEST))
+        .filter(instances::requester.eq(requester))
+        .filter(instances::subject_id.eq(enterprise))
+        .filter(instances::status.eq("running"))
+        .order(instances::created_at.desc())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The open task of an instance, if it waits for a decision.
+pub(crate) async fn open_task(
+    conn: &mut AsyncPgConnection,
+    instance: Uuid,
+) -> QueryResult<Option<Uuid>> {
+    tasks::table
+        .select(tasks::id)
+        .filter(tasks::instance_id.eq(instance))
+        .filter(tasks::status.eq("open"))
+        .order(tasks::opened_at.desc())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// One history entry.
+#[derive(Debug, Clone, diesel::Queryable)]
+pub(crate) struct HistoryEntry {
+    pub event: String,
+    pub at: DateTime<Utc>,
+    pub payload: Value,
+}
+
+/// The history of an instance, oldest first.
+pub(crate) async fn history(
+    conn: &mut AsyncPgConnection,
+    instance: Uuid,
+) -> QueryResult<Vec<HistoryEntry>> {
+    history::table
+        .select((history::event, history::at, history::payload))
+        .filter(history::instance_id.eq(instance))
+        .order(history::seq.asc())
+        .load(conn)
+        .await
+}
+
+/// A join request in an enterprise's review list.
+#[derive(Debug, Clone)]
+pub(crate) struct ListedJoinRequest {
+    pub request: JoinRequest,
+    pub requester_name: String,
+    pub requester_phone: Option<String>,
+    pub task_id: Option<Uuid>,
+}
+
+/// An enterprise's join requests, newest first, optionally in one state.
+pub(crate) async fn enterprise_join_requests(
+    conn: &mut AsyncPgConnection,
+    enterprise: Uuid,
+    state: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<ListedJoinRequest>> {
+    let mut query = instances::table
+        .inner_join(users::table.on(users::id.eq(instances::requester)))
+        .left_join(
+            tasks::table.on(tasks::instance_id
+                .eq(instances::id)
+                .and(tasks::status.eq("open"))),
+        )
+        .select((
+            JoinRequest::as_select(),
+            users::name,
+            users::phone,
+            tasks::id.nullable(),
+        ))
+        .filter(instances::definition.eq(JOIN_REQUEST))
+        .filter(instances::subject_id.eq(enterprise))
+        .order((instances::created_at.desc(), instances::id.desc()))
+        .limit(limit)
+        .into_boxed();
+    if let Some(state) = state {
+        query = query.filter(instances::state.eq(state.to_owned()));
+    }
+    let rows: Vec<(JoinRequest, String, Option<String>, Option<Uuid>)> = query.load(conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(request, requester_name, requester_phone, task_id)| ListedJoinRequest {
+                request,
+                requester_name,
+                requester_phone,
+                task_id,
+            },
+        )
+        .collect())
+}
+
+/// State and status of an instance after a command.
+pub(crate) async fn state_and_status(
+    conn: &mut AsyncPgConnection,
+    instance: Uuid,
+) -> QueryResult<(String, String)> {
+    instances::table
+        .select((instances::state, instances::status))
+        .find(instance)
+        .first(conn)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_are_escaped() {
+        assert_eq!(escape_like("福州_示例%科技\\"), "福州\\_示例\\%科技\\\\");
+        assert_eq!(escape_like("普通名称"), "普通名称");
+    }
+}

@@ -1,0 +1,75 @@
+//! The JSON API under `/api/v1` that the phone apps call, and the `/healthz` and `/readyz`
+//! probes.
+//!
+//! This crate owns the HTTP edge of certdesk's applicant-facing side: routing, bearer-token
+//! authentication, request ids, the `application/problem+json` error shape (RFC 9457,
+//! DECISIONS 6) and the checks a request must pass before the durable runtime is asked to do
+//! anything. It never changes workflow state itself: every state change goes through
+//! [`certdesk_runtime::Runtime`], which writes it in one transaction with its history and
+//! outbox rows. It reads (and, for bearer tokens and the verify-admin lockout, writes) a few
+//! tables of `certdesk-store` directly.
+//!
+//! Mount it with [`configure`] on an [`actix_web::App`] that holds a
+//! `web::Data<`[`ApiState`]`>`:
+//!
+//! ```no_run
+//! # fn mount(runtime: certdesk_runtime::Runtime) {
+//! use actix_web::{App, web};
+//! let app = App::new()
+//!     .app_data(web::Data::new(certdesk_api::ApiState { runtime }))
+//!     .configure(certdesk_api::configure);
+//! # let _ = app;
+//! # }
+//! ```
+
+mod auth;
+mod db;
+mod extract;
+mod health;
+mod mask;
+mod problem;
+mod request_id;
+mod routes;
+
+use actix_web::middleware::from_fn;
+use actix_web::web;
+
+pub use auth::{Caller, TokenError, issue_token};
+pub use problem::{ApiError, FieldProblem, PROBLEM_JSON};
+pub use request_id::{REQUEST_ID_HEADER, RequestId};
+
+/// What every handler shares: the durable runtime (and through it the pool and the clock).
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    /// The workflow runtime.
+    pub runtime: certdesk_runtime::Runtime,
+}
+
+/// Mounts `/api/v1`, `/healthz` and `/readyz`.
+///
+/// The app must hold a `web::Data<ApiState>`; without it every request answers a 500
+/// problem. Every route answers errors as `application/problem+json` and echoes a request id
+/// in `X-Request-Id`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/healthz")
+            .wrap(from_fn(request_id::middleware))
+            .route(web::get().to(health::healthz))
+            .default_service(web::to(routes::method_not_allowed)),
+    )
+    .service(
+        web::resource("/readyz")
+            .wrap(from_fn(request_id::middleware))
+            .route(web::get().to(health::readyz))
+            .default_service(web::to(routes::method_not_allowed)),
+    )
+    .service(
+        web::scope("/api/v1")
+            .wrap(from_fn(request_id::middleware))
+            .app_data(extract::json_config())
+            .app_data(extract::path_config())
+            .app_data(extract::query_config())
+            .configure(routes::configure)
+            .default_service(web::to(routes::not_found)),
+    );
+}

@@ -1,0 +1,52 @@
+//! The routes of `/api/v1`.
+
+mod enterprises;
+mod join_requests;
+
+use actix_web::{HttpResponse, web};
+
+use crate::problem::ApiError;
+
+/// Mounts every `/api/v1` route (relative to the scope).
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/enterprises")
+            .route(web::get().to(enterprises::search))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/enterprises/{id}/join-requests")
+            .route(web::get().to(join_requests::list_for_enterprise))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/join-requests")
+            .route(web::post().to(join_requests::submit))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/join-requests/{id}")
+            .route(web::get().to(join_requests::detail))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/join-requests/{id}/decision")
+            .route(web::post().to(join_requests::decide))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/join-requests/{id}/withdraw")
+            .route(web::post().to(join_requests::withdraw))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// Any path no route serves.
+pub(crate) async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::no_route())
+}
+
+/// A method a resource does not serve.
+pub(crate) async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::method_not_allowed())
+}

@@ -1,0 +1,11 @@
+//! The `/api/v1` join-request API against a real PostgreSQL (one test database per test).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+#[macro_use]
+mod support;
+
+mod enterprises;
+mod health;
+mod join_requests;
+mod problems;
