@@ -1,6 +1,7 @@
 //! The `certdesk` command line: one binary whose subcommands run, inspect and operate the
 //! back office. Subcommands arrive with the parts they drive.
 
+mod app;
 mod config;
 
 use std::io::Write;
@@ -31,12 +32,32 @@ enum Command {
     Config,
     /// Apply pending database migrations to DATABASE_URL.
     Migrate,
+    /// Serve the JSON API (/api/v1), /healthz and /readyz on CERTDESK_LISTEN.
+    Serve,
+    /// Inspect and revive effects that failed for good.
+    #[command(subcommand)]
+    Jobs(Jobs),
     /// Manage the SM2 key that signs the decision history.
     #[command(subcommand)]
     Keys(Keys),
     /// Verify or export the signed decision history.
     #[command(subcommand)]
     Audit(Audit),
+}
+
+#[derive(Debug, Subcommand)]
+enum Jobs {
+    /// List dead effects with their last error, newest first.
+    Dead {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Make a dead effect owed again (attempts reset); a worker picks it up.
+    Retry {
+        /// The effect (outbox) id.
+        id: uuid::Uuid,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,6 +155,43 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             writeln!(out, "workflows    = {}", c.workflows.display())?;
             writeln!(out, "templates    = {}", c.templates.display())?;
             writeln!(out, "db_pool      = {}", c.db_pool)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve => {
+            let config = config::Config::load(cli.config.as_deref())?;
+            init_logs();
+            tokio_runtime()?.block_on(app::serve(&config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Jobs(jobs) => {
+            let config = config::Config::load(cli.config.as_deref())?;
+            let runtime = app::runtime(&config)?;
+            let rt = tokio_runtime()?;
+            match jobs {
+                Jobs::Dead { limit } => {
+                    let dead = rt.block_on(runtime.dead_effects(limit))?;
+                    for row in &dead {
+                        writeln!(
+                            out,
+                            "{}  {} {}  attempts={}  instance={}  created={}\n    last error: {}",
+                            row.id,
+                            row.kind,
+                            row.name,
+                            row.attempts,
+                            row.instance_id
+                                .map(|i| i.to_string())
+                                .unwrap_or_else(|| "-".into()),
+                            row.created_at.to_rfc3339(),
+                            row.last_error.as_deref().unwrap_or("-"),
+                        )?;
+                    }
+                    writeln!(out, "{} dead job(s)", dead.len())?;
+                }
+                Jobs::Retry { id } => {
+                    rt.block_on(runtime.retry_effect(id))?;
+                    writeln!(out, "{id} is owed again")?;
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
@@ -309,6 +367,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Structured logs on stderr; `RUST_LOG` filters (default `info`).
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {

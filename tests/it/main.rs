@@ -14,4 +14,5 @@ mod docs;
 mod drawing;
 mod engine_properties;
 mod join_request;
+mod serve_cli;
 mod validation;
