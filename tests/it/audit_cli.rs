@@ -54,8 +54,11 @@ async fn audit_verify_names_an_edited_row_and_openssl_checks_the_export() {
 
     let out = certdesk(&["migrate"], &url, &key);
     assert!(out.status.success(), "{}", text(&out));
+    let migrations = std::fs::read_dir(root().join("migrations"))
+        .unwrap()
+        .count();
     assert!(
-        text(&out).contains("4 migration(s) applied"),
+        text(&out).contains(&format!("{migrations} migration(s) applied")),
         "{}",
         text(&out)
     );

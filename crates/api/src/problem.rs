@@ -401,6 +401,12 @@ impl From<RuntimeError> for ApiError {
                 _ => ApiError::not_found("not_found", "请求的内容不存在", "not found"),
             },
             RuntimeError::Step(step) => step_error(status, &step),
+            RuntimeError::AlreadyOpen => ApiError::conflict(
+                "join_request_open",
+                "Join request already open",
+                "您已提交过加入该企业的申请，请等待管理员审核或先撤回",
+                "you already have an open request to join this enterprise; wait for it or withdraw it",
+            ),
             other => ApiError::internal(other),
         }
     }

@@ -253,7 +253,16 @@ impl Runtime {
                     .await?;
                 Ok(state)
             })
-            .await?;
+            .await
+            .map_err(|e| match e {
+                RuntimeError::Db(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    info,
+                )) if info.constraint_name() == Some("instances_one_open_join_request") => {
+                    RuntimeError::AlreadyOpen
+                }
+                other => other,
+            })?;
         Ok(Started {
             instance_id: id,
             state,

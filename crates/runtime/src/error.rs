@@ -12,6 +12,9 @@ pub enum RuntimeError {
     /// The input does not satisfy the definition's form.
     #[error("the input is not valid ({} field error(s))", .0.len())]
     Invalid(Vec<FieldError>),
+    /// An equal request is already open (a unique index settled a race): one wins.
+    #[error("an equal request is already open")]
+    AlreadyOpen,
     /// The engine refused the event.
     #[error(transparent)]
     Step(#[from] StepError),
@@ -32,6 +35,7 @@ impl RuntimeError {
         match self {
             Self::NotFound(_) => "not_found",
             Self::Invalid(_) => "invalid_input",
+            Self::AlreadyOpen => "request_already_open",
             Self::Step(e) => e.code(),
             Self::Corrupt(_) => "internal_error",
             Self::Db(_) | Self::Pool(_) => "internal_error",
@@ -43,6 +47,7 @@ impl RuntimeError {
         match self {
             Self::NotFound(_) => 404,
             Self::Invalid(_) => 422,
+            Self::AlreadyOpen => 409,
             Self::Step(e) => match e {
                 // Someone else got there first, or the request moved on: a conflict.
                 StepError::TaskNotOpen { .. }

@@ -162,7 +162,11 @@ async fn outsiders_and_the_requester_cannot_decide_and_change_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timers_fire_once_even_with_two_schedulers() {
     let w = world().await;
-    let ids = [w.submit().await, w.submit().await, w.submit().await];
+    let ids = [
+        w.submit_new().await,
+        w.submit_new().await,
+        w.submit_new().await,
+    ];
     w.clock.advance(TimeDelta::days(3) + TimeDelta::minutes(1));
     let (a, b) = tokio::join!(w.rt.fire_due_timers(100), w.rt.fire_due_timers(100));
     assert_eq!(
@@ -305,4 +309,33 @@ async fn starting_needs_only_one_connection() {
     .expect("start must not wait for a second connection")
     .unwrap();
     assert_eq!(started.state, "admin_review");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_identical_submissions_at_once_start_one_request() {
+    let w = world().await;
+    let input = serde_json::json!({ "enterprise_id": w.enterprise.to_string(), "mode": "reason", "reason": "x" });
+    for _ in 0..3 {
+        let (a, b) = tokio::join!(
+            w.rt.start("join_request", w.applicant, Some(w.enterprise), &input),
+            w.rt.start("join_request", w.applicant, Some(w.enterprise), &input),
+        );
+        let (ok, err) = match (a, b) {
+            (Ok(s), Err(e)) | (Err(e), Ok(s)) => (s, e),
+            other => panic!("exactly one must start: {other:?}"),
+        };
+        assert!(matches!(err, RuntimeError::AlreadyOpen), "{err:?}");
+        assert_eq!(
+            (err.http_status(), err.code()),
+            (409, "request_already_open")
+        );
+        // Once it ends, the applicant may ask again.
+        assert_eq!(
+            w.rt.command(ok.instance_id, Command::Withdraw { actor: w.applicant })
+                .await
+                .unwrap(),
+            "withdrawn"
+        );
+    }
+    assert_eq!(w.count(instances::table.count()).await, 3);
 }

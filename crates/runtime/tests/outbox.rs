@@ -148,7 +148,7 @@ async fn transient_failures_back_off_then_succeed_and_permanent_ones_go_dead_at_
     );
     assert_eq!(w.rt.deliver(note, &exec).await.unwrap(), Delivery::Done);
 
-    let id = w.submit().await;
+    let id = w.submit_new().await;
     let [_, second] = ids_named(&w, "join_request_submitted").await[..] else {
         panic!()
     };
@@ -205,7 +205,7 @@ async fn an_effect_failing_every_time_goes_dead_after_the_cap() {
 async fn rows_whose_lease_ended_are_owed_again() {
     let w = world().await;
     w.submit().await;
-    w.submit().await;
+    w.submit_new().await;
     let claimed = w.rt.claim_owed(10, Duration::from_secs(30)).await.unwrap();
     assert_eq!(claimed.len(), 2);
     assert!(

@@ -103,6 +103,19 @@ impl World {
         self._db.url()
     }
 
+    /// Submits a join request from a new applicant (one applicant may have one open request
+    /// per enterprise).
+    pub async fn submit_new(&self) -> Uuid {
+        let mut conn = self.rt.pool().get().await.unwrap();
+        let applicant = seed::person(&mut conn, "又一位申请人", self.clock.now_utc()).await;
+        let input = json!({ "enterprise_id": self.enterprise.to_string(), "mode": "reason", "reason": "新同事" });
+        self.rt
+            .start("join_request", applicant, Some(self.enterprise), &input)
+            .await
+            .unwrap()
+            .instance_id
+    }
+
     pub async fn submit(&self) -> Uuid {
         let input = json!({ "enterprise_id": self.enterprise.to_string(), "mode": "reason", "reason": "新入职的投标专员" });
         let started = self

@@ -1,0 +1,1 @@
+DROP INDEX instances_one_open_join_request;
