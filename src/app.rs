@@ -4,14 +4,30 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use certdesk_domain::calendar::BusinessCalendar;
-use certdesk_domain::clock::SystemClock;
+use certdesk_domain::clock::{Clock, SystemClock};
 use certdesk_engine::{Catalog, Environment, Templates};
+use std::time::Duration;
+
+use actix_web::web;
+use certdesk_api::{Backends, BoxFuture};
+use certdesk_notify::{SandboxSms, SmtpConfig, SmtpSender};
 use certdesk_runtime::Runtime;
+use certdesk_runtime::outbox::Executor;
+use certdesk_workers::effects::{Effects, NoticeConfig};
+use certdesk_workers::metrics::Metrics;
+use certdesk_workers::pipeline::Queue;
+use certdesk_workers::process::WorkerSettings;
+use certdesk_workers::supervise::shutdown_channel;
 
 use crate::config::Config;
 
 /// Loads definitions, templates, the calendar and the signing key, and connects the pool.
 pub fn runtime(config: &Config) -> anyhow::Result<Runtime> {
+    runtime_with_clock(config, Arc::new(SystemClock))
+}
+
+/// [`runtime`] reading time from `clock` (the demo loader backdates its requests).
+pub fn runtime_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runtime> {
     let registry =
         certdesk_engine::load_dir(&config.workflows, &config.templates, Catalog::standard())
             .map_err(|errors| {
@@ -38,24 +54,154 @@ pub fn runtime(config: &Config) -> anyhow::Result<Runtime> {
             )
         })?;
     let pool = certdesk_store::db::pool(config.database_url.expose(), config.db_pool)?;
-    Ok(Runtime::new(
-        pool,
-        signer,
-        Arc::new(SystemClock),
-        registry,
-        env,
-    ))
+    Ok(Runtime::new(pool, signer, clock, registry, env))
 }
 
-/// Serves `/api/v1`, `/healthz` and `/readyz` until interrupted.
+/// What `/readyz` and `/metrics` know beyond PostgreSQL.
+struct ProcessBackends {
+    runtime: Runtime,
+    redis_url: String,
+    queue: String,
+    required: bool,
+    metrics: Option<Arc<Metrics>>,
+}
+
+/// Deadline of one Redis probe.
+const REDIS_PROBE: Duration = Duration::from_secs(2);
+
+impl ProcessBackends {
+    async fn queue(&self) -> Option<Queue> {
+        tokio::time::timeout(REDIS_PROBE, Queue::connect(&self.redis_url, &self.queue))
+            .await
+            .ok()?
+            .ok()
+    }
+}
+
+impl Backends for ProcessBackends {
+    fn redis_ok(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            match self.queue().await {
+                Some(q) => matches!(
+                    tokio::time::timeout(REDIS_PROBE, q.backlog()).await,
+                    Ok(Ok(_))
+                ),
+                None => false,
+            }
+        })
+    }
+
+    fn redis_required(&self) -> bool {
+        self.required
+    }
+
+    fn metrics(&self) -> BoxFuture<'_, String> {
+        Box::pin(async move {
+            let queue = self.queue().await;
+            certdesk_workers::metrics::render(
+                &self.runtime,
+                queue.as_ref(),
+                self.metrics.as_deref(),
+            )
+            .await
+        })
+    }
+}
+
+fn backends(
+    config: &Config,
+    runtime: &Runtime,
+    required: bool,
+    metrics: Option<Arc<Metrics>>,
+) -> web::Data<Arc<dyn Backends>> {
+    web::Data::new(Arc::new(ProcessBackends {
+        runtime: runtime.clone(),
+        redis_url: config.redis_url.expose().to_owned(),
+        queue: config.queue.clone(),
+        required,
+        metrics,
+    }) as Arc<dyn Backends>)
+}
+
+/// The executor workers run: database actions, notices by SMTP and the SMS sandbox.
+fn effects(config: &Config, runtime: &Runtime) -> anyhow::Result<Arc<dyn Executor>> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let email = SmtpSender::new(
+        &SmtpConfig::new(config.smtp_url.expose(), &config.mail_from),
+        clock.clone(),
+    )
+    .context("smtp_url / mail_from (CERTDESK_SMTP_URL / CERTDESK_MAIL_FROM)")?;
+    let sms = SandboxSms::new(runtime.pool().clone(), clock.clone());
+    let effects = Effects::new(
+        &config.templates,
+        Arc::new(email),
+        Arc::new(sms),
+        clock,
+        NoticeConfig {
+            brand: config.brand.clone(),
+            app_url: config.app_url.clone(),
+        },
+    )
+    .with_context(|| format!("loading templates from {}", config.templates.display()))?;
+    Ok(Arc::new(effects))
+}
+
+fn worker_settings(config: &Config) -> WorkerSettings {
+    let mut settings = WorkerSettings::new(
+        config.database_url.expose().to_owned(),
+        config.redis_url.expose().to_owned(),
+    );
+    settings.queue = config.queue.clone();
+    settings.consumers = config.consumers;
+    settings.concurrency = config.concurrency;
+    settings.relay.lease = Duration::from_secs(config.lease_secs as u64);
+    settings
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Serves `/api/v1`, `/healthz`, `/readyz` and `/metrics` until interrupted.
 pub async fn serve(config: &Config) -> anyhow::Result<()> {
     let runtime = runtime(config)?;
     runtime.sync_definitions().await?;
-    let state = actix_web::web::Data::new(certdesk_api::ApiState { runtime });
+    http(config, &runtime, None).await
+}
+
+async fn http(
+    config: &Config,
+    runtime: &Runtime,
+    metrics: Option<Arc<Metrics>>,
+) -> anyhow::Result<()> {
+    let state = web::Data::new(certdesk_api::ApiState {
+        runtime: runtime.clone(),
+    });
+    let backends = backends(config, runtime, false, metrics);
     tracing::info!(listen = %config.listen, "serving");
     actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .app_data(state.clone())
+            .app_data(backends.clone())
             .configure(certdesk_api::configure)
     })
     .bind(config.listen)
@@ -63,4 +209,69 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     .run()
     .await?;
     Ok(())
+}
+
+/// Runs relay, consumers and the timer scheduler until SIGINT/SIGTERM; serves `/healthz`,
+/// `/readyz` (PostgreSQL and Redis) and `/metrics` on `worker_listen`.
+pub async fn work(config: &Config) -> anyhow::Result<()> {
+    let runtime = runtime(config)?;
+    runtime.sync_definitions().await?;
+    let executor = effects(config, &runtime)?;
+    let metrics = Arc::new(Metrics::default());
+    let state = web::Data::new(certdesk_api::ApiState {
+        runtime: runtime.clone(),
+    });
+    let backends = backends(config, &runtime, true, Some(metrics.clone()));
+    let probes = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(state.clone())
+            .app_data(backends.clone())
+            .configure(certdesk_api::configure_probes)
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(config.worker_listen)
+    .with_context(|| format!("binding {} (worker_listen)", config.worker_listen))?
+    .run();
+    let probes_handle = probes.handle();
+    let probes = tokio::spawn(probes);
+    let (trigger, shutdown) = shutdown_channel();
+    tracing::info!(listen = %config.worker_listen, consumers = config.consumers, "working");
+    let workers = tokio::spawn(certdesk_workers::process::run(
+        runtime,
+        worker_settings(config),
+        executor,
+        metrics,
+        shutdown,
+    ));
+    terminated().await;
+    tracing::info!("shutting down: finishing jobs in hand");
+    trigger.trigger();
+    let summary = workers.await?;
+    tracing::info!(?summary, "workers stopped");
+    probes_handle.stop(true).await;
+    let _ = probes.await;
+    Ok(())
+}
+
+/// `serve` and `work` in one process (the README's run command).
+pub async fn all(config: &Config) -> anyhow::Result<()> {
+    let runtime = runtime(config)?;
+    runtime.sync_definitions().await?;
+    let executor = effects(config, &runtime)?;
+    let metrics = Arc::new(Metrics::default());
+    let (trigger, shutdown) = shutdown_channel();
+    let workers = tokio::spawn(certdesk_workers::process::run(
+        runtime.clone(),
+        worker_settings(config),
+        executor,
+        metrics.clone(),
+        shutdown,
+    ));
+    // The HTTP server stops on SIGINT/SIGTERM; the workers follow.
+    let served = http(config, &runtime, Some(metrics)).await;
+    trigger.trigger();
+    let summary = workers.await?;
+    tracing::info!(?summary, "workers stopped");
+    served
 }

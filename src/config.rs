@@ -52,6 +52,25 @@ pub struct Config {
     pub templates: PathBuf,
     /// Connections in the PostgreSQL pool (`CERTDESK_DB_POOL`).
     pub db_pool: usize,
+    /// SMTP server notices are sent through (`CERTDESK_SMTP_URL`).
+    pub smtp_url: Secret,
+    /// Sender of notices (`CERTDESK_MAIL_FROM`).
+    pub mail_from: String,
+    /// SMS signature and name in notices (`CERTDESK_BRAND`).
+    pub brand: String,
+    /// Base of deep links into the app (`CERTDESK_APP_URL`).
+    pub app_url: String,
+    /// Redis key prefix of the outbox queue (`CERTDESK_QUEUE`).
+    pub queue: String,
+    /// Consumer workers per `work` process (`CERTDESK_CONSUMERS`).
+    pub consumers: usize,
+    /// Jobs each consumer runs at once (`CERTDESK_CONCURRENCY`).
+    pub concurrency: usize,
+    /// Where `certdesk work` serves /healthz, /readyz and /metrics (`CERTDESK_WORKER_LISTEN`).
+    pub worker_listen: SocketAddr,
+    /// Seconds an effect handed to Redis may stay undone before it is handed over again
+    /// (`CERTDESK_LEASE_SECS`).
+    pub lease_secs: usize,
 }
 
 /// The file layer: every key optional.
@@ -66,6 +85,15 @@ struct FileLayer {
     workflows: Option<PathBuf>,
     templates: Option<PathBuf>,
     db_pool: Option<usize>,
+    smtp_url: Option<Secret>,
+    mail_from: Option<String>,
+    brand: Option<String>,
+    app_url: Option<String>,
+    queue: Option<String>,
+    consumers: Option<usize>,
+    concurrency: Option<usize>,
+    worker_listen: Option<String>,
+    lease_secs: Option<usize>,
 }
 
 /// A setting that is missing or malformed.
@@ -167,21 +195,54 @@ impl Config {
                 message: format!("`{v}` is not host:port ({e})"),
             })?,
         };
-        let db_pool = match env("CERTDESK_DB_POOL") {
-            Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
-                key: "db_pool",
-                env: "CERTDESK_DB_POOL",
-                message: format!("`{v}` is not a number"),
-            })?,
-            None => layer.db_pool.unwrap_or(16),
+        let count = |key: &'static str, var: &'static str, file: Option<usize>, default: usize| {
+            let n = match env(var) {
+                Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+                    key,
+                    env: var,
+                    message: format!("`{v}` is not a number"),
+                })?,
+                None => file.unwrap_or(default),
+            };
+            if n == 0 {
+                return Err(ConfigError::Invalid {
+                    key,
+                    env: var,
+                    message: "must be at least 1".into(),
+                });
+            }
+            Ok(n)
         };
-        if db_pool == 0 {
+        let db_pool = count("db_pool", "CERTDESK_DB_POOL", layer.db_pool, 16)?;
+        let consumers = count("consumers", "CERTDESK_CONSUMERS", layer.consumers, 1)?;
+        let concurrency = count("concurrency", "CERTDESK_CONCURRENCY", layer.concurrency, 16)?;
+        let lease_secs = count("lease_secs", "CERTDESK_LEASE_SECS", layer.lease_secs, 60)?;
+        let worker_listen = match text(
+            "worker_listen",
+            "CERTDESK_WORKER_LISTEN",
+            layer.worker_listen,
+        ) {
+            None => SocketAddr::from(([127, 0, 0, 1], 9464)),
+            Some((key, env, v)) => v.parse().map_err(|e| ConfigError::Invalid {
+                key,
+                env,
+                message: format!("`{v}` is not host:port ({e})"),
+            })?,
+        };
+        let smtp_url = env("CERTDESK_SMTP_URL")
+            .map(Secret)
+            .or(layer.smtp_url)
+            .unwrap_or_else(|| Secret("smtp://127.0.0.1:1025".into()));
+        if !smtp_url.expose().starts_with("smtp://") && !smtp_url.expose().starts_with("smtps://") {
             return Err(ConfigError::Invalid {
-                key: "db_pool",
-                env: "CERTDESK_DB_POOL",
-                message: "must be at least 1".into(),
+                key: "smtp_url",
+                env: "CERTDESK_SMTP_URL",
+                message: "expected an smtp:// or smtps:// URL".into(),
             });
         }
+        let plain = |var: &str, file: Option<String>, default: &str| {
+            env(var).or(file).unwrap_or_else(|| default.to_owned())
+        };
         let path_of = |var: &str, file: Option<PathBuf>, default: &str| {
             env(var)
                 .map(PathBuf::from)
@@ -203,6 +264,23 @@ impl Config {
             workflows: path_of("CERTDESK_WORKFLOWS", layer.workflows, "workflows"),
             templates: path_of("CERTDESK_TEMPLATES", layer.templates, "templates"),
             db_pool,
+            smtp_url,
+            mail_from: plain(
+                "CERTDESK_MAIL_FROM",
+                layer.mail_from,
+                "中标一证通 <noreply@certdesk.example>",
+            ),
+            brand: plain("CERTDESK_BRAND", layer.brand, "中标一证通"),
+            app_url: plain(
+                "CERTDESK_APP_URL",
+                layer.app_url,
+                "https://app.certdesk.example",
+            ),
+            queue: plain("CERTDESK_QUEUE", layer.queue, "certdesk:outbox"),
+            consumers,
+            concurrency,
+            worker_listen,
+            lease_secs,
         })
     }
 }

@@ -3,6 +3,7 @@
 
 mod app;
 mod config;
+mod demo;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,8 +33,16 @@ enum Command {
     Config,
     /// Apply pending database migrations to DATABASE_URL.
     Migrate,
-    /// Serve the JSON API (/api/v1), /healthz and /readyz on CERTDESK_LISTEN.
+    /// Serve the JSON API (/api/v1), /healthz, /readyz and /metrics on CERTDESK_LISTEN.
     Serve,
+    /// Run the workers: relay (outbox → Redis), consumers (effects, notices) and the timer
+    /// scheduler; /healthz, /readyz and /metrics on CERTDESK_WORKER_LISTEN.
+    Work,
+    /// Run `serve` and `work` in one process.
+    All,
+    /// Load demo data (staff, applicants, enterprises, join requests in every state) into a
+    /// migrated database; running it again changes nothing. Prints the demo bearer tokens.
+    Demo,
     /// Inspect and revive effects that failed for good.
     #[command(subcommand)]
     Jobs(Jobs),
@@ -155,12 +164,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             writeln!(out, "workflows    = {}", c.workflows.display())?;
             writeln!(out, "templates    = {}", c.templates.display())?;
             writeln!(out, "db_pool      = {}", c.db_pool)?;
+            writeln!(out, "smtp_url     = {:?}", c.smtp_url)?;
+            writeln!(out, "mail_from    = {}", c.mail_from)?;
+            writeln!(out, "brand        = {}", c.brand)?;
+            writeln!(out, "app_url      = {}", c.app_url)?;
+            writeln!(out, "queue        = {}", c.queue)?;
+            writeln!(out, "consumers    = {}", c.consumers)?;
+            writeln!(out, "concurrency  = {}", c.concurrency)?;
+            writeln!(out, "worker_listen = {}", c.worker_listen)?;
+            writeln!(out, "lease_secs   = {}", c.lease_secs)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve => {
             let config = config::Config::load(cli.config.as_deref())?;
             init_logs();
             tokio_runtime()?.block_on(app::serve(&config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Work => {
+            let config = config::Config::load(cli.config.as_deref())?;
+            init_logs();
+            tokio_runtime()?.block_on(app::work(&config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::All => {
+            let config = config::Config::load(cli.config.as_deref())?;
+            init_logs();
+            tokio_runtime()?.block_on(app::all(&config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo => {
+            let config = config::Config::load(cli.config.as_deref())?;
+            let summary = tokio_runtime()?.block_on(demo::load(&config))?;
+            write!(out, "{summary}")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Jobs(jobs) => {

@@ -10,6 +10,7 @@ mod support;
 
 mod audit_cli;
 mod cli;
+mod demo;
 mod docs;
 mod drawing;
 mod engine_properties;

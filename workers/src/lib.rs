@@ -1,8 +1,12 @@
 //! Background workers of certdesk.
 //!
 //! Side effects (bank calls, e-mail, SMS, invoicing) run as apalis-redis jobs that a relay feeds
-//! from the PostgreSQL outbox. This crate will hold the job handlers and the adapters to outside
-//! parties; for now it holds the two pieces every worker process needs whatever the handler:
+//! from the PostgreSQL outbox:
+//!
+//! * [`pipeline`]: relay, sweeper, consumers and the timer scheduler;
+//! * [`process`]: all of them started together under supervision (`certdesk work`);
+//! * [`effects`]: what a delivered outbox row does (actions, notification fan-out, sends);
+//! * [`metrics`]: the Prometheus exposition of the pipeline;
 //!
 //! * [`naming`]: worker names unique per process start. apalis-redis refuses to register a name
 //!   whose last heartbeat is recent, so a restarted process must never reuse its old name
@@ -15,6 +19,9 @@
 //! The behaviour of apalis-redis 1.0.0 this design rests on is pinned down by the integration
 //! tests in `tests/apalis_redis_claims.rs`, each run against its own `redis-server`.
 
+pub mod effects;
+pub mod metrics;
 pub mod naming;
 pub mod pipeline;
+pub mod process;
 pub mod supervise;

@@ -30,6 +30,7 @@ use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::metrics::Metrics;
 use crate::supervise::Shutdown;
 
 /// How often an idle worker asks Redis for work.
@@ -219,10 +220,14 @@ pub async fn relay(
 struct Context {
     rt: Runtime,
     executor: Arc<dyn Executor>,
+    metrics: Arc<Metrics>,
 }
 
 async fn handle(job: OutboxJob, ctx: Data<Arc<Context>>) -> Result<(), BoxDynError> {
-    match ctx.rt.deliver(job.outbox_id, ctx.executor.as_ref()).await {
+    let started = std::time::Instant::now();
+    let outcome = ctx.rt.deliver(job.outbox_id, ctx.executor.as_ref()).await;
+    ctx.metrics.record(outcome.as_ref().ok(), started.elapsed());
+    match outcome {
         Ok(Delivery::Done) => tracing::debug!(outbox.id = %job.outbox_id, "effect done"),
         Ok(other) => tracing::debug!(outbox.id = %job.outbox_id, ?other, "delivery"),
         // PostgreSQL trouble: ack anyway; the lease runs out and the sweeper hands it back.
@@ -237,10 +242,15 @@ pub async fn consume(
     rt: Runtime,
     queue: Queue,
     executor: Arc<dyn Executor>,
+    metrics: Arc<Metrics>,
     concurrency: usize,
     mut shutdown: Shutdown,
 ) -> Result<(), PipelineError> {
-    let ctx = Arc::new(Context { rt, executor });
+    let ctx = Arc::new(Context {
+        rt,
+        executor,
+        metrics,
+    });
     let worker = WorkerBuilder::new(name)
         .backend(queue.storage.clone().poll_with_interval(POLL))
         .data(ctx)

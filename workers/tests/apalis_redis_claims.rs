@@ -4,7 +4,7 @@
     reason = "integration tests: a failed set-up or assertion should panic"
 )]
 //! What apalis-redis 1.0.0 (with apalis-core 1.0.0, redis 1.8.1, Redis 7.0.15) actually does,
-//! checked against a real `redis-server` that each test starts for itself (`support`).
+//! checked against a real `redis-server` that each test starts for itself (`certdesk-testkit`).
 //! Each test asserts the behaviour observed, so a release that changes it fails here.
 //!
 //! | claim (issue 4 / DEPENDENCIES) | verdict | what exactly happens | test |
@@ -26,18 +26,16 @@
 //! the connection handling is observed; heartbeats are shortened (1–4 s) so liveness rules
 //! show within seconds; timestamps in apalis-redis are whole seconds.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apalis::prelude::*;
 use apalis_core::backend::Vacuum;
 use apalis_redis::{Config, RedisStorage};
+use certdesk_testkit::{RedisServer, serial, wait_until};
 use certdesk_workers::supervise::{Shutdown, ShutdownTrigger, shutdown_channel};
 use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
-use support::{RedisServer, serial, wait_until};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 

@@ -3,29 +3,23 @@
 //! through a real Redis (started by the test) and carried out by consumers; then Redis loses
 //! everything (FLUSHALL) in the middle of a run and nothing is lost or done twice.
 
-mod support;
-
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use certdesk_audit::Signer;
-use certdesk_domain::calendar::BusinessCalendar;
 use certdesk_domain::clock::{Clock, SystemClock};
-use certdesk_engine::{Catalog, Environment, Templates};
 use certdesk_runtime::actions::DatabaseActions;
 use certdesk_runtime::outbox::{BoxFuture, EffectError, Executor, OutboxRow};
 use certdesk_runtime::{Command, Runtime};
 use certdesk_store::schema::{memberships, outbox, tasks};
 use certdesk_store::testing::{TestDb, seed};
+use certdesk_testkit::{RedisServer, serial, wait_until};
 use certdesk_workers::naming::worker_name;
 use certdesk_workers::pipeline::{self, Queue, RelayConfig};
 use certdesk_workers::supervise::{Backoff, shutdown_channel, supervise};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::json;
-use support::{RedisServer, serial, wait_until};
 use uuid::Uuid;
 
 /// Actions through the real database executor; notifications recorded (their sender is tested
@@ -52,32 +46,7 @@ impl Executor for Recording {
 }
 
 async fn runtime(db: &TestDb) -> Runtime {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let registry = certdesk_engine::load_dir(
-        &root.join("workflows"),
-        &root.join("templates"),
-        Catalog::standard(),
-    )
-    .unwrap();
-    let calendar = BusinessCalendar::from_toml_str(
-        &std::fs::read_to_string(root.join("workflows/holidays.toml")).unwrap(),
-    )
-    .unwrap();
-    let env = Environment {
-        catalog: Catalog::standard(),
-        templates: Templates::scan(&root.join("templates")).unwrap(),
-        calendar: Arc::new(calendar),
-        lock: None,
-    };
-    let rt = Runtime::new(
-        certdesk_store::db::pool(db.url(), 8).unwrap(),
-        Signer::generate(),
-        Arc::new(SystemClock),
-        registry,
-        env,
-    );
-    rt.sync_definitions().await.unwrap();
-    rt
+    certdesk_testkit::runtime::runtime(db.url(), Arc::new(SystemClock), 8).await
 }
 
 /// Submits and approves `n` join requests of distinct applicants to a new enterprise.
@@ -188,6 +157,7 @@ async fn effects_flow_through_redis_and_survive_a_flushall() {
                             rt,
                             Queue::connect(&redis, &name).await?,
                             exec,
+                            Arc::default(),
                             4,
                             sd,
                         )

@@ -35,6 +35,7 @@ use actix_web::middleware::from_fn;
 use actix_web::web;
 
 pub use auth::{Caller, TokenError, issue_token};
+pub use health::{Backends, BoxFuture};
 pub use problem::{ApiError, FieldProblem, PROBLEM_JSON};
 pub use request_id::{REQUEST_ID_HEADER, RequestId};
 
@@ -45,12 +46,26 @@ pub struct ApiState {
     pub runtime: certdesk_runtime::Runtime,
 }
 
-/// Mounts `/api/v1`, `/healthz` and `/readyz`.
+/// Mounts `/api/v1`, `/healthz`, `/readyz` and `/metrics` (404 without [`Backends`]).
 ///
 /// The app must hold a `web::Data<ApiState>`; without it every request answers a 500
 /// problem. Every route answers errors as `application/problem+json` and echoes a request id
 /// in `X-Request-Id`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    configure_probes(cfg);
+    cfg.service(
+        web::scope("/api/v1")
+            .wrap(from_fn(request_id::middleware))
+            .app_data(extract::json_config())
+            .app_data(extract::path_config())
+            .app_data(extract::query_config())
+            .configure(routes::configure)
+            .default_service(web::to(routes::not_found)),
+    );
+}
+
+/// Mounts only `/healthz`, `/readyz` and `/metrics`: what a worker process serves.
+pub fn configure_probes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/healthz")
             .wrap(from_fn(request_id::middleware))
@@ -64,12 +79,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(routes::method_not_allowed)),
     )
     .service(
-        web::scope("/api/v1")
-            .wrap(from_fn(request_id::middleware))
-            .app_data(extract::json_config())
-            .app_data(extract::path_config())
-            .app_data(extract::query_config())
-            .configure(routes::configure)
-            .default_service(web::to(routes::not_found)),
+        web::resource("/metrics")
+            .route(web::get().to(health::metrics))
+            .default_service(web::to(routes::method_not_allowed)),
     );
 }

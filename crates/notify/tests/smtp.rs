@@ -1,4 +1,4 @@
-//! `SmtpSender` against a real SMTP server (aiosmtpd, see `support/`): what arrives, and how
+//! `SmtpSender` against a real SMTP server (aiosmtpd, from `certdesk-testkit`): what arrives, and how
 //! failures are classified.
 
 #![allow(
@@ -6,8 +6,6 @@
     clippy::expect_used,
     reason = "tests fail loudly on broken set-up"
 )]
-
-mod support;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,9 +15,9 @@ use certdesk_domain::clock::{Clock, ManualClock};
 use certdesk_notify::{
     Channel, EmailSender, OutgoingEmail, Renderer, SendError, SmtpConfig, SmtpSender,
 };
+use certdesk_testkit::SmtpServer;
 use chrono::{TimeZone, Utc};
 use serde_json::json;
-use support::SmtpServer;
 use uuid::Uuid;
 
 const FROM: &str = "网证通证书服务 <noreply@ca.example.cn>";

@@ -560,6 +560,7 @@ impl Runtime {
 
             let mut effects_summary = Vec::with_capacity(stepped.effects.len());
             let mut wrote_outbox = false;
+            let mut notices: Vec<(String, Value)> = Vec::new();
             for effect in &stepped.effects {
                 match effect {
                     Effect::OpenTask {
@@ -642,12 +643,12 @@ impl Runtime {
                     }
                     Effect::Notify(n) => {
                         let via: Vec<&str> = n.via.iter().map(|c| c.as_str()).collect();
+                        // A decision's reason and comment travel with the notices it causes.
                         let payload = json!({
                             "instance_id": id, "definition": def.name, "template": n.template, "to": n.to, "via": via,
+                            "reason": details.get("reason"), "comment": details.get("comment"),
                         });
-                        self.outbox(conn, id, "notification", &n.template, payload, now)
-                            .await?;
-                        wrote_outbox = true;
+                        notices.push((n.template.clone(), payload));
                         effects_summary.push(format!("notify:{}:{}", n.template, n.to));
                     }
                     Effect::StartSubflow { entry, spec } => {
@@ -722,6 +723,24 @@ impl Runtime {
                         effects_summary.push(format!("finish:{}", def.state(*state).name));
                     }
                 }
+            }
+            if !notices.is_empty() {
+                // The nearest deadline once this step's timers are in place (the expiry a
+                // reminder warns of), as the notices will show it.
+                let deadline: Option<DateTime<Utc>> = timers::table
+                    .select(timers::due_at)
+                    .filter(timers::instance_id.eq(id))
+                    .filter(timers::due_at.gt(now))
+                    .order(timers::due_at.asc())
+                    .first(conn)
+                    .await
+                    .optional()?;
+                for (template, mut payload) in notices {
+                    payload["deadline"] = json!(deadline);
+                    self.outbox(conn, id, "notification", &template, payload, now)
+                        .await?;
+                }
+                wrote_outbox = true;
             }
             if wrote_outbox {
                 diesel::sql_query("SELECT pg_notify('certdesk_outbox', '')")

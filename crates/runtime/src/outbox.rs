@@ -93,6 +93,19 @@ pub enum Delivery {
     Dead,
 }
 
+/// The outbox at a glance ([`Runtime::outbox_gauges`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutboxGauges {
+    /// Owed, not handed over.
+    pub pending: i64,
+    /// Handed to Redis, not done.
+    pub enqueued: i64,
+    /// Failed for good.
+    pub dead: i64,
+    /// Age of the oldest owed row, in seconds (0 when nothing is owed).
+    pub oldest_owed_seconds: f64,
+}
+
 /// The outcome of the savepoint around an effect.
 enum Attempt {
     Effect(EffectError),
@@ -253,6 +266,41 @@ impl Runtime {
         } else {
             Ok(())
         }
+    }
+
+    /// The outbox at a glance, for `/metrics`.
+    pub async fn outbox_gauges(&self) -> Result<OutboxGauges, RuntimeError> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            pending: i64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            enqueued: i64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            dead: i64,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+            oldest: Option<DateTime<Utc>>,
+        }
+        let mut conn = self.conn().await?;
+        // Three index-only counts (the partial indexes outbox_owed and outbox_dead).
+        let row: Row = diesel::sql_query(
+            "SELECT count(*) FILTER (WHERE status = 'pending') AS pending, \
+                    count(*) FILTER (WHERE status = 'enqueued') AS enqueued, \
+                    (SELECT count(*) FROM outbox WHERE status = 'dead') AS dead, \
+                    min(created_at) AS oldest \
+             FROM outbox WHERE status IN ('pending', 'enqueued')",
+        )
+        .get_result(&mut conn)
+        .await?;
+        let now = self.clock().now();
+        Ok(OutboxGauges {
+            pending: row.pending,
+            enqueued: row.enqueued,
+            dead: row.dead,
+            oldest_owed_seconds: row
+                .oldest
+                .map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0),
+        })
     }
 
     /// Rows owed (pending or enqueued), for metrics and tests.

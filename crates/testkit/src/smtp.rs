@@ -155,7 +155,7 @@ fn repo_root() -> PathBuf {
 }
 
 fn support_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
 /// The venv with aiosmtpd, built by `scripts/python-venv` when missing or outdated.

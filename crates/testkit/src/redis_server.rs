@@ -1,11 +1,10 @@
-//! Test support: a private `redis-server` per test, and polling with a deadline.
+//! A private `redis-server` per test, a lock that serialises such tests across test binaries,
+//! and polling with a deadline.
 //!
 //! Every test that talks to Redis starts its own server on a free loopback port, in a temporary
 //! directory, and never touches the shared Redis on 6379 (DECISIONS 9). The tests of a binary
 //! take a cross-process file lock first ([`serial`]), so they run one at a time under both
 //! `cargo test` (threads) and `cargo nextest` (one process per test).
-
-#![allow(dead_code, reason = "each test binary uses part of the support")]
 
 use std::fs::File;
 use std::future::Future;
@@ -30,7 +29,7 @@ pub struct SerialGuard {
 
 /// Waits for, then takes, the lock that makes the Redis tests of this crate run one at a time.
 pub async fn serial() -> SerialGuard {
-    let path = std::env::temp_dir().join("certdesk-workers-redis-tests.lock");
+    let path = std::env::temp_dir().join("certdesk-redis-tests.lock");
     let file = tokio::task::spawn_blocking(move || {
         let file = File::options()
             .create(true)

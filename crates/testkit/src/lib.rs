@@ -1,0 +1,14 @@
+//! Test support shared by certdesk's test suites (a dev-dependency only; it may panic).
+//!
+//! * [`redis_server`]: a private `redis-server` per test on a free port (DECISIONS 9), the
+//!   cross-binary lock that serialises such tests, and polling with a deadline;
+//! * [`smtp`]: a real SMTP server (aiosmtpd from the repository's `.venv`) writing a maildir;
+//! * [`runtime`]: a [`certdesk_runtime::Runtime`] over the product's `workflows/` and
+//!   `templates/`, for a given database and clock.
+
+pub mod redis_server;
+pub mod runtime;
+pub mod smtp;
+
+pub use redis_server::{RedisServer, SerialGuard, serial, wait_until};
+pub use smtp::{ReceivedMail, SmtpServer};
