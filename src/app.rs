@@ -28,6 +28,29 @@ pub fn runtime(config: &Config) -> anyhow::Result<Runtime> {
 
 /// [`runtime`] reading time from `clock` (the demo loader backdates its requests).
 pub fn runtime_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runtime> {
+    runtime_sized(config, clock, config.db_pool)
+}
+
+/// A runtime for a process that also runs workers: each job in hand holds a connection for
+/// the length of its effect, so the pool gets room for all of them plus the relay, the
+/// scheduler and the API.
+fn worker_runtime(config: &Config) -> anyhow::Result<Runtime> {
+    let needed = config.consumers * config.concurrency + 4;
+    if needed > config.db_pool {
+        tracing::info!(
+            db_pool = config.db_pool,
+            needed,
+            "widening the connection pool for the jobs in hand"
+        );
+    }
+    runtime_sized(config, Arc::new(SystemClock), needed.max(config.db_pool))
+}
+
+fn runtime_sized(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    pool_size: usize,
+) -> anyhow::Result<Runtime> {
     let registry =
         certdesk_engine::load_dir(&config.workflows, &config.templates, Catalog::standard())
             .map_err(|errors| {
@@ -53,7 +76,7 @@ pub fn runtime_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
                 config.signing_key.display()
             )
         })?;
-    let pool = certdesk_store::db::pool(config.database_url.expose(), config.db_pool)?;
+    let pool = certdesk_store::db::pool(config.database_url.expose(), pool_size)?;
     Ok(Runtime::new(pool, signer, clock, registry, env))
 }
 
@@ -124,14 +147,19 @@ fn backends(
 }
 
 /// The executor workers run: database actions, notices by SMTP and the SMS sandbox.
-fn effects(config: &Config, runtime: &Runtime) -> anyhow::Result<Arc<dyn Executor>> {
+fn effects(config: &Config) -> anyhow::Result<Arc<dyn Executor>> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let email = SmtpSender::new(
         &SmtpConfig::new(config.smtp_url.expose(), &config.mail_from),
         clock.clone(),
     )
     .context("smtp_url / mail_from (CERTDESK_SMTP_URL / CERTDESK_MAIL_FROM)")?;
-    let sms = SandboxSms::new(runtime.pool().clone(), clock.clone());
+    // The sandbox stands in for an outside gateway: it gets its own connections, never the
+    // ones jobs hold while they call it.
+    let sms = SandboxSms::new(
+        certdesk_store::db::pool(config.database_url.expose(), 4)?,
+        clock.clone(),
+    );
     let effects = Effects::new(
         &config.templates,
         Arc::new(email),
@@ -214,9 +242,9 @@ async fn http(
 /// Runs relay, consumers and the timer scheduler until SIGINT/SIGTERM; serves `/healthz`,
 /// `/readyz` (PostgreSQL and Redis) and `/metrics` on `worker_listen`.
 pub async fn work(config: &Config) -> anyhow::Result<()> {
-    let runtime = runtime(config)?;
+    let runtime = worker_runtime(config)?;
     runtime.sync_definitions().await?;
-    let executor = effects(config, &runtime)?;
+    let executor = effects(config)?;
     let metrics = Arc::new(Metrics::default());
     let state = web::Data::new(certdesk_api::ApiState {
         runtime: runtime.clone(),
@@ -256,9 +284,9 @@ pub async fn work(config: &Config) -> anyhow::Result<()> {
 
 /// `serve` and `work` in one process (the README's run command).
 pub async fn all(config: &Config) -> anyhow::Result<()> {
-    let runtime = runtime(config)?;
+    let runtime = worker_runtime(config)?;
     runtime.sync_definitions().await?;
-    let executor = effects(config, &runtime)?;
+    let executor = effects(config)?;
     let metrics = Arc::new(Metrics::default());
     let (trigger, shutdown) = shutdown_channel();
     let workers = tokio::spawn(certdesk_workers::process::run(

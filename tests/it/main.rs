@@ -9,6 +9,7 @@
 mod support;
 
 mod audit_cli;
+mod chaos;
 mod cli;
 mod demo;
 mod docs;

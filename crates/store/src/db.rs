@@ -12,6 +12,9 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 /// The migrations in `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
 
+/// Longest wait for a pooled connection, or for a new one to be made.
+pub const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A pool of PostgreSQL connections.
 pub type Pool = DeadPool<AsyncPgConnection>;
 
@@ -34,6 +37,11 @@ pub fn pool(url: &str, size: usize) -> Result<Pool, DbError> {
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
     DeadPool::builder(manager)
         .max_size(size)
+        // A caller waiting longer than this for a connection gets an error, not a hang: an
+        // exhausted pool shows up as failures (and retries), never as a silent stall.
+        .wait_timeout(Some(POOL_WAIT))
+        .create_timeout(Some(POOL_WAIT))
+        .runtime(deadpool::Runtime::Tokio1)
         .build()
         .map_err(|e| DbError::Pool(e.to_string()))
 }
