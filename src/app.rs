@@ -169,6 +169,7 @@ fn effects(config: &Config) -> anyhow::Result<Arc<dyn Executor>> {
             brand: config.brand.clone(),
             app_url: config.app_url.clone(),
         },
+        certdesk_store::db::pool(config.database_url.expose(), 4)?,
     )
     .with_context(|| format!("loading templates from {}", config.templates.display()))?;
     Ok(Arc::new(effects))

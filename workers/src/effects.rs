@@ -14,6 +14,8 @@
 //!   commit sends nothing. A crash between the server's acceptance and the commit can repeat an
 //!   e-mail (SMTP has no idempotency key); the repeat carries the same Message-ID (DECISIONS 8).
 //!   SMS carry the notification id as the gateway's deduplication key, so they never repeat.
+//!   Each send begun is counted (`notifications.send_attempts`) and committed before the
+//!   send, so an e-mail never arrives more often than that count says it may have.
 //!
 //! Every id written here is derived (UUID v5) from the row being executed, so a fan-out that
 //! runs twice (its first transaction rolled back) writes the same rows, never new ones.
@@ -32,6 +34,7 @@ use certdesk_domain::clock::Clock;
 use certdesk_notify::{Channel, EmailSender, OutgoingEmail, Renderer, SendError, SmsSender};
 use certdesk_runtime::actions::DatabaseActions;
 use certdesk_runtime::outbox::{BoxFuture, EffectError, Executor, OutboxRow};
+use certdesk_store::db::Pool;
 use certdesk_store::schema::{
     enterprises, instances, memberships, notifications, outbox, staff_roles, users,
 };
@@ -65,6 +68,8 @@ pub struct Effects {
     sms: Arc<dyn SmsSender>,
     clock: Arc<dyn Clock>,
     config: NoticeConfig,
+    /// Connections of their own for counting sends begun (committed before each send).
+    ledger: Pool,
 }
 
 impl std::fmt::Debug for Effects {
@@ -99,6 +104,7 @@ impl Effects {
         sms: Arc<dyn SmsSender>,
         clock: Arc<dyn Clock>,
         config: NoticeConfig,
+        ledger: Pool,
     ) -> Result<Self, EffectsError> {
         let renderer = Renderer::load(templates)?;
         let path = templates.join("reasons.toml");
@@ -122,6 +128,7 @@ impl Effects {
             sms,
             clock,
             config,
+            ledger,
         })
     }
 }
@@ -398,7 +405,6 @@ impl Effects {
                 notifications::status,
             ))
             .find(id)
-            .for_update()
             .first(conn)
             .await
             .optional()
@@ -411,6 +417,20 @@ impl Effects {
         if status == "sent" {
             return Ok(());
         }
+        // Counted and committed apart from this transaction, before the send: a send cut off
+        // after the server took the message is still on record as begun. (The lock on the
+        // send's outbox row already keeps two deliveries of it from overlapping.)
+        let mut ledger = self
+            .ledger
+            .get()
+            .await
+            .map_err(|e| EffectError::Transient(format!("database pool: {e}")))?;
+        diesel::update(notifications::table.find(id))
+            .set(notifications::send_attempts.eq(notifications::send_attempts + 1))
+            .execute(&mut ledger)
+            .await
+            .map_err(transient)?;
+        drop(ledger);
         let result = match channel.as_str() {
             "email" => {
                 let email = OutgoingEmail {

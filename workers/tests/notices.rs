@@ -74,6 +74,7 @@ fn effects(rt: &Runtime, smtp: &SmtpServer) -> Arc<Effects> {
             Arc::new(sms),
             clock,
             NoticeConfig::default(),
+            rt.pool().clone(),
         )
         .unwrap(),
     )
@@ -236,13 +237,18 @@ async fn decisions_reach_applicants_and_admins_on_every_channel_once() {
 
     // One e-mail, with the notification's Message-ID and the rendered subject.
     let mails = smtp.messages();
-    let email_row: (Uuid, String) = notifications::table
-        .select((notifications::id, notifications::message_id))
+    let email_row: (Uuid, String, i32) = notifications::table
+        .select((
+            notifications::id,
+            notifications::message_id,
+            notifications::send_attempts,
+        ))
         .filter(notifications::channel.eq("email"))
         .first(&mut conn)
         .await
         .unwrap();
     assert_eq!(mails[0].message_id, email_row.1);
+    assert_eq!(email_row.2, 1, "one send begun");
     assert_eq!(mails[0].to, "zhangsan@example.com");
     assert_eq!(
         mails[0].subject,

@@ -168,6 +168,7 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamptz,
         sent_at -> Nullable<Timestamptz>,
+        send_attempts -> Int4,
     }
 }
 

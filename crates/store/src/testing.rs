@@ -52,6 +52,16 @@ fn template_name() -> String {
                 .hash(&mut hasher);
         }
     }
+    // The migrations compiled into this binary too: a build that missed a new migration must
+    // not create (and leave behind) a template under the name of the complete set.
+    use diesel::migration::MigrationSource;
+    let embedded: Vec<String> =
+        MigrationSource::<diesel::pg::Pg>::migrations(&crate::db::MIGRATIONS)
+            .expect("embedded migrations")
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect();
+    embedded.hash(&mut hasher);
     format!("certdesk_template_{:016x}", hasher.finish())
 }
 
