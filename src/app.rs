@@ -14,7 +14,7 @@ use certdesk_notify::{SandboxSms, SmtpConfig, SmtpSender};
 use certdesk_runtime::Runtime;
 use certdesk_runtime::outbox::Executor;
 use certdesk_workers::effects::{Effects, NoticeConfig};
-use certdesk_workers::metrics::Metrics;
+use certdesk_workers::metrics::{Metrics, RedisView};
 use certdesk_workers::pipeline::Queue;
 use certdesk_workers::process::WorkerSettings;
 use certdesk_workers::supervise::shutdown_channel;
@@ -121,12 +121,11 @@ impl Backends for ProcessBackends {
     fn metrics(&self) -> BoxFuture<'_, String> {
         Box::pin(async move {
             let queue = self.queue().await;
-            certdesk_workers::metrics::render(
-                &self.runtime,
-                queue.as_ref(),
-                self.metrics.as_deref(),
-            )
-            .await
+            let redis = match &queue {
+                Some(q) => RedisView::Up(q),
+                None => RedisView::Down,
+            };
+            certdesk_workers::metrics::render(&self.runtime, redis, self.metrics.as_deref()).await
         })
     }
 }

@@ -27,6 +27,8 @@ use crate::support::root;
 struct Proc {
     child: Child,
     log: PathBuf,
+    /// Where `work` serves its probes and metrics.
+    worker_port: u16,
 }
 
 impl Drop for Proc {
@@ -94,6 +96,7 @@ impl Setup {
     fn spawn(&self, command: &str, listen: u16, n: usize) -> Proc {
         let log = self.dir.path().join(format!("{command}-{n}.log"));
         let file = std::fs::File::create(&log).unwrap();
+        let worker_port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_certdesk"))
             .arg(command)
             .current_dir(root())
@@ -105,17 +108,18 @@ impl Setup {
             .env("CERTDESK_LEASE_SECS", "5")
             .env("CERTDESK_DB_POOL", "8")
             .env("CERTDESK_LISTEN", format!("127.0.0.1:{listen}"))
-            .env(
-                "CERTDESK_WORKER_LISTEN",
-                format!("127.0.0.1:{}", free_port()),
-            )
+            .env("CERTDESK_WORKER_LISTEN", format!("127.0.0.1:{worker_port}"))
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file)
             .spawn()
             .unwrap();
-        Proc { child, log }
+        Proc {
+            child,
+            log,
+            worker_port,
+        }
     }
 
     async fn count(&self, q: &str) -> i64 {
@@ -484,6 +488,15 @@ async fn with_redis_stopped_for_thirty_seconds_the_api_accepts_and_the_workers_r
     let (status, ready) = http(api_port, "GET", "/readyz", None, None).unwrap();
     assert_eq!(status, 200, "the API stays ready without Redis: {ready}");
     assert!(ready.contains("degraded"), "{ready}");
+    // The worker cannot work without Redis: unready. Metrics say why.
+    let (status, ready) = http(worker.worker_port, "GET", "/readyz", None, None).unwrap();
+    assert_eq!(status, 503, "{ready}");
+    let (status, metrics) = http(api_port, "GET", "/metrics", None, None).unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("certdesk_up{source=\"redis\"} 0"),
+        "{metrics}"
+    );
     let grown = s.owed().await;
     assert!(
         grown >= (N + N) as i64,
@@ -509,6 +522,18 @@ async fn with_redis_stopped_for_thirty_seconds_the_api_accepts_and_the_workers_r
     check_sms(&s).await;
     let (_, ready) = http(api_port, "GET", "/readyz", None, None).unwrap();
     assert!(ready.contains("\"redis\":\"ok\""), "{ready}");
+    let (status, _) = http(worker.worker_port, "GET", "/readyz", None, None).unwrap();
+    assert_eq!(status, 200, "the worker is ready again");
+    let (_, metrics) = http(worker.worker_port, "GET", "/metrics", None, None).unwrap();
+    assert!(metrics.contains("certdesk_outbox_pending 0"), "{metrics}");
+    assert!(
+        metrics.contains("certdesk_up{source=\"redis\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("certdesk_deliveries_total{outcome=\"done\"}"),
+        "{metrics}"
+    );
     eprintln!(
         "redis outage: {grown} effects owed during the outage, drained {took:?} after Redis came back"
     );

@@ -105,10 +105,19 @@ fn gauge(out: &mut String, name: &str, help: &str, value: Option<f64>) {
     }
 }
 
+/// What a scrape knows of Redis.
+#[derive(Debug, Clone, Copy)]
+pub enum RedisView<'a> {
+    /// Connected: the queue to measure.
+    Up(&'a Queue),
+    /// Expected but not answering.
+    Down,
+}
+
 /// The whole exposition: live figures from PostgreSQL and Redis, then `metrics`' counters
 /// (when this process runs consumers). A source that does not answer leaves its gauge
 /// without a sample and sets `certdesk_up{source=...}` to 0.
-pub async fn render(rt: &Runtime, queue: Option<&Queue>, metrics: Option<&Metrics>) -> String {
+pub async fn render(rt: &Runtime, redis: RedisView<'_>, metrics: Option<&Metrics>) -> String {
     let mut out = String::new();
     let backlog = rt.outbox_gauges().await;
     if let Err(e) = &backlog {
@@ -139,9 +148,9 @@ pub async fn render(rt: &Runtime, queue: Option<&Queue>, metrics: Option<&Metric
         "Age of the oldest owed outbox row (0 when none).",
         b.map(|b| b.oldest_owed_seconds),
     );
-    let depth = match queue {
-        Some(q) => q.backlog().await.ok(),
-        None => None,
+    let depth = match redis {
+        RedisView::Up(q) => q.backlog().await.ok(),
+        RedisView::Down => None,
     };
     gauge(
         &mut out,
@@ -156,13 +165,11 @@ pub async fn render(rt: &Runtime, queue: Option<&Queue>, metrics: Option<&Metric
         "certdesk_up{{source=\"postgres\"}} {}",
         u8::from(backlog.is_ok())
     );
-    if queue.is_some() {
-        let _ = writeln!(
-            out,
-            "certdesk_up{{source=\"redis\"}} {}",
-            u8::from(depth.is_some())
-        );
-    }
+    let _ = writeln!(
+        out,
+        "certdesk_up{{source=\"redis\"}} {}",
+        u8::from(depth.is_some())
+    );
     if let Some(m) = metrics {
         m.write(&mut out);
     }
