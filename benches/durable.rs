@@ -15,7 +15,8 @@
 //! 3. the resident memory (VmRSS) of that `certdesk all` process idle and under that load.
 //!
 //! `cargo bench --bench durable` (needs PostgreSQL as the tests do, `pgbench`, `redis-server`).
-//! `DURABLE_SECS` sets each phase's length (default 20).
+//! `DURABLE_SECS` sets each phase's length (default 20), `DURABLE_RATE` the paced steps/s of
+//! the latency phase (default 500).
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -222,7 +223,13 @@ async fn main() {
     rt.sync_definitions().await.unwrap();
     let redis = RedisServer::start().await;
     let smtp = SmtpServer::start().await;
-    let rate_requests = 250u64; // two steps each: 500 steps/s
+    // Two steps per request: 500 steps/s by default (`DURABLE_RATE` steps/s overrides it).
+    let rate_requests = std::env::var("DURABLE_RATE")
+        .ok()
+        .and_then(|r| r.parse::<u64>().ok())
+        .unwrap_or(500)
+        .max(2)
+        / 2;
     let (enterprise, admin, applicants) = people(
         &rt,
         (rate_requests * secs) as usize + 100,
@@ -269,7 +276,7 @@ async fn main() {
         let (rt, a) = (rt.clone(), applicants[sent]);
         inflight.spawn(async move { join(&rt, enterprise, admin, a).await });
         sent += 1;
-        if sent.is_multiple_of(250) {
+        if sent.is_multiple_of(rate_requests as usize) {
             peak = peak.max(rss_kib(pid));
         }
         while let Some(r) = inflight.try_join_next() {
