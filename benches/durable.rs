@@ -16,7 +16,7 @@
 //!
 //! `cargo bench --bench durable` (needs PostgreSQL as the tests do, `pgbench`, `redis-server`).
 //! `DURABLE_SECS` sets each phase's length (default 20), `DURABLE_RATE` the paced steps/s of
-//! the latency phase (default 500).
+//! the latency phase (default 500); `DURABLE_PHASE=steps` runs the first part only.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -212,6 +212,9 @@ async fn main() {
         100.0 * steps_per_s / tps
     );
     drop(bench_db);
+    if std::env::var("DURABLE_PHASE").as_deref() == Ok("steps") {
+        return;
+    }
 
     // 2 and 3. A real `certdesk all` works the effects of a paced 500 steps/s.
     let latency_db = TestDb::new().await;

@@ -381,12 +381,8 @@ impl Effects {
                 }
             }
         }
-        if sends > 0 {
-            diesel::sql_query("SELECT pg_notify('certdesk_outbox', '')")
-                .execute(conn)
-                .await
-                .map_err(transient)?;
-        }
+        // The outbox's insert trigger wakes the relays (migration 000008).
+        tracing::debug!(outbox.id = %row.id, sends, "notification fanned out");
         Ok(())
     }
 

@@ -242,16 +242,7 @@ impl Runtime {
                     ))
                     .execute(conn)
                     .await?;
-                this.process(conn, Work::Start { instance: id }, now)
-                    .await?;
-                // Read back on the same connection: asking the pool for a second one could wait
-                // forever when every connection is held by a start like this one.
-                let state: String = instances::table
-                    .select(instances::state)
-                    .find(id)
-                    .first(conn)
-                    .await?;
-                Ok(state)
+                this.process(conn, Work::Start { instance: id }, now).await
             })
             .await
             .map_err(|e| match e {
@@ -287,13 +278,7 @@ impl Runtime {
                 },
                 now,
             )
-            .await?;
-            let state: String = instances::table
-                .select(instances::state)
-                .find(instance_id)
-                .first(conn)
-                .await?;
-            Ok(state)
+            .await
         })
         .await
     }
@@ -344,7 +329,7 @@ impl Runtime {
                         slot,
                     };
                     match this.process(conn, Work::Timer { instance, key }, now).await {
-                        Ok(()) => Ok(Some(true)),
+                        Ok(_) => Ok(Some(true)),
                         // The state was left or the instance ended: the row was a leftover.
                         Err(RuntimeError::Step(StepError::Stale(_) | StepError::Finished)) => {
                             Ok(Some(false))
@@ -406,13 +391,16 @@ impl Runtime {
         Ok(def)
     }
 
-    /// Processes a unit of work and everything it causes, inside the caller's transaction.
+    /// Processes a unit of work and everything it causes, inside the caller's transaction;
+    /// returns the state the first work's instance rests in afterwards.
     async fn process(
         &self,
         conn: &mut AsyncPgConnection,
         first: Work,
         now: DateTime<Utc>,
-    ) -> Result<(), RuntimeError> {
+    ) -> Result<String, RuntimeError> {
+        let first_id = first.instance();
+        let mut first_state = None;
         let mut queue = VecDeque::from([first]);
         while let Some(work) = queue.pop_front() {
             let id = work.instance();
@@ -559,7 +547,9 @@ impl Runtime {
             let stepped = step?;
 
             let mut effects_summary = Vec::with_capacity(stepped.effects.len());
-            let mut wrote_outbox = false;
+            // Rows written once after the effects, one statement each (fewer round trips).
+            let mut new_timers = Vec::new();
+            let mut new_outbox = Vec::new();
             let mut notices: Vec<(String, Value)> = Vec::new();
             for effect in &stepped.effects {
                 match effect {
@@ -613,17 +603,10 @@ impl Runtime {
                                 "business-time due date computed past the end of workflows/holidays.toml"
                             );
                         }
-                        diesel::insert_into(timers::table)
-                            .values((
-                                timers::instance_id.eq(id),
-                                timers::entry.eq(key.entry as i32),
-                                timers::slot.eq(slot_text(key.slot)),
-                                timers::due_at.eq(due_at),
-                            ))
-                            .execute(conn)
-                            .await?;
+                        new_timers.push((key.entry as i32, slot_text(key.slot), *due_at));
                     }
                     Effect::CancelTimers { entry } => {
+                        new_timers.retain(|t| t.0 != *entry as i32);
                         diesel::delete(
                             timers::table
                                 .filter(timers::instance_id.eq(id))
@@ -636,9 +619,7 @@ impl Runtime {
                         let payload = json!({
                             "instance_id": id, "definition": def.name, "version": def.version, "args": call.args,
                         });
-                        self.outbox(conn, id, "action", &call.name, payload, now)
-                            .await?;
-                        wrote_outbox = true;
+                        new_outbox.push(outbox_row(id, "action", &call.name, payload, now));
                         effects_summary.push(format!("action:{}", call.name));
                     }
                     Effect::Notify(n) => {
@@ -724,6 +705,23 @@ impl Runtime {
                     }
                 }
             }
+            if !new_timers.is_empty() {
+                let rows: Vec<_> = new_timers
+                    .iter()
+                    .map(|(entry, slot, due_at)| {
+                        (
+                            timers::instance_id.eq(id),
+                            timers::entry.eq(*entry),
+                            timers::slot.eq(slot),
+                            timers::due_at.eq(*due_at),
+                        )
+                    })
+                    .collect();
+                diesel::insert_into(timers::table)
+                    .values(&rows)
+                    .execute(conn)
+                    .await?;
+            }
             if !notices.is_empty() {
                 // The nearest deadline once this step's timers are in place (the expiry a
                 // reminder warns of), as the notices will show it.
@@ -737,13 +735,13 @@ impl Runtime {
                     .optional()?;
                 for (template, mut payload) in notices {
                     payload["deadline"] = json!(deadline);
-                    self.outbox(conn, id, "notification", &template, payload, now)
-                        .await?;
+                    new_outbox.push(outbox_row(id, "notification", &template, payload, now));
                 }
-                wrote_outbox = true;
             }
-            if wrote_outbox {
-                diesel::sql_query("SELECT pg_notify('certdesk_outbox', '')")
+            // A statement trigger on outbox NOTIFYs the relays (migration 000008).
+            if !new_outbox.is_empty() {
+                diesel::insert_into(outbox::table)
+                    .values(&new_outbox)
                     .execute(conn)
                     .await?;
             }
@@ -795,33 +793,11 @@ impl Runtime {
                 ))
                 .execute(conn)
                 .await?;
+            if id == first_id {
+                first_state = Some(to);
+            }
         }
-        Ok(())
-    }
-
-    async fn outbox(
-        &self,
-        conn: &mut AsyncPgConnection,
-        instance: Uuid,
-        kind: &str,
-        name: &str,
-        payload: Value,
-        now: DateTime<Utc>,
-    ) -> Result<(), RuntimeError> {
-        diesel::insert_into(outbox::table)
-            .values((
-                outbox::id.eq(Uuid::now_v7()),
-                outbox::instance_id.eq(instance),
-                outbox::kind.eq(kind),
-                outbox::name.eq(name),
-                outbox::payload.eq(payload),
-                outbox::status.eq("pending"),
-                outbox::next_attempt_at.eq(now),
-                outbox::created_at.eq(now),
-            ))
-            .execute(conn)
-            .await?;
-        Ok(())
+        first_state.ok_or_else(|| corrupt("the first work was not processed"))
     }
 
     /// Which of a task's parties the actor belongs to, as the engine's bit mask.
@@ -878,4 +854,34 @@ impl Runtime {
         }
         Ok(mask)
     }
+}
+
+/// One outbox row as `insert_into(outbox)` takes it.
+#[allow(clippy::type_complexity, reason = "diesel's insertable tuple")]
+fn outbox_row(
+    instance: Uuid,
+    kind: &str,
+    name: &str,
+    payload: Value,
+    now: DateTime<Utc>,
+) -> (
+    diesel::dsl::Eq<outbox::id, Uuid>,
+    diesel::dsl::Eq<outbox::instance_id, Uuid>,
+    diesel::dsl::Eq<outbox::kind, String>,
+    diesel::dsl::Eq<outbox::name, String>,
+    diesel::dsl::Eq<outbox::payload, Value>,
+    diesel::dsl::Eq<outbox::status, &'static str>,
+    diesel::dsl::Eq<outbox::next_attempt_at, DateTime<Utc>>,
+    diesel::dsl::Eq<outbox::created_at, DateTime<Utc>>,
+) {
+    (
+        outbox::id.eq(Uuid::now_v7()),
+        outbox::instance_id.eq(instance),
+        outbox::kind.eq(kind.to_owned()),
+        outbox::name.eq(name.to_owned()),
+        outbox::payload.eq(payload),
+        outbox::status.eq("pending"),
+        outbox::next_attempt_at.eq(now),
+        outbox::created_at.eq(now),
+    )
 }
