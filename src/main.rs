@@ -251,6 +251,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     path.display()
                 );
             }
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
             let signer = certdesk_audit::Signer::generate();
             signer
                 .save_private_key(&path)

@@ -50,7 +50,8 @@ async fn empty_db() -> (TestDb, String) {
 async fn audit_verify_names_an_edited_row_and_openssl_checks_the_export() {
     let (_db, url) = empty_db().await;
     let tmp = tempfile::tempdir().unwrap();
-    let key = tmp.path().join("history.pem");
+    // In a folder that does not exist yet, as on a first run: `keys generate` makes it.
+    let key = tmp.path().join("keys/history.pem");
 
     let out = certdesk(&["migrate"], &url, &key);
     assert!(out.status.success(), "{}", text(&out));
