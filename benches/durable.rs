@@ -25,13 +25,13 @@ use std::time::{Duration, Instant};
 
 use certdesk_audit::Signer;
 use certdesk_domain::clock::{Clock, SystemClock};
-use certdesk_runtime::{Command as Step, Runtime};
-use certdesk_store::schema::{tasks, users};
+use certdesk_runtime::Runtime;
+use certdesk_store::schema::users;
 use certdesk_store::testing::{TestDb, seed};
+use certdesk_testkit::join::approve;
 use certdesk_testkit::{RedisServer, SmtpServer};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
-use serde_json::json;
 use uuid::Uuid;
 
 struct Killed(Child);
@@ -84,31 +84,6 @@ async fn people(rt: &Runtime, n: usize, uscc: &str) -> (Uuid, Uuid, Vec<Uuid>) {
     .unwrap();
     let out: Vec<Uuid> = ids.into_iter().map(|i| i.id).collect();
     (enterprise, admin, out)
-}
-
-/// One join request started and approved: two durable steps.
-async fn join(rt: &Runtime, enterprise: Uuid, admin: Uuid, applicant: Uuid) {
-    let input =
-        json!({ "enterprise_id": enterprise.to_string(), "mode": "reason", "reason": "新同事" });
-    let id = rt
-        .start("join_request", applicant, Some(enterprise), &input)
-        .await
-        .unwrap()
-        .instance_id;
-    let task: Uuid = tasks::table
-        .select(tasks::id)
-        .filter(tasks::instance_id.eq(id))
-        .first(&mut rt.pool().get().await.unwrap())
-        .await
-        .unwrap();
-    let decide = Step::Decide {
-        task_id: task,
-        actor: admin,
-        outcome: "approve".into(),
-        reason: None,
-        comment: None,
-    };
-    rt.command(id, decide).await.unwrap();
 }
 
 fn runtime_for(db: &TestDb, signer: Signer, pool: usize) -> Runtime {
@@ -195,7 +170,7 @@ async fn main() {
             while Instant::now() < deadline {
                 let i = next.fetch_add(1, Ordering::Relaxed) as usize;
                 let Some(a) = applicants.get(i) else { break };
-                join(&rt, enterprise, admin, *a).await;
+                approve(&rt, enterprise, admin, *a).await;
             }
         }));
     }
@@ -277,7 +252,7 @@ async fn main() {
     while start.elapsed() < Duration::from_secs(secs) {
         interval.tick().await;
         let (rt, a) = (rt.clone(), applicants[sent]);
-        inflight.spawn(async move { join(&rt, enterprise, admin, a).await });
+        inflight.spawn(async move { approve(&rt, enterprise, admin, a).await });
         sent += 1;
         if sent.is_multiple_of(rate_requests as usize) {
             peak = peak.max(rss_kib(pid));

@@ -9,12 +9,9 @@ use certdesk_audit::Signer;
 use certdesk_domain::clock::SystemClock;
 use certdesk_engine::{Catalog, Environment, Templates};
 use certdesk_runtime::Runtime;
-use certdesk_store::schema::tasks;
 use certdesk_store::testing::{TestDb, seed};
-use diesel::{ExpressionMethods, QueryDsl};
+use certdesk_testkit::join;
 use diesel_async::RunQueryDsl;
-use serde_json::json;
-use uuid::Uuid;
 
 use crate::support::{calendar, product, root};
 
@@ -98,27 +95,12 @@ async fn audit_verify_names_an_edited_row_and_openssl_checks_the_export() {
         seed::member(&mut conn, enterprise, admin, "enterprise_admin", now).await;
         (applicant, admin, enterprise)
     };
-    let input =
-        json!({ "enterprise_id": enterprise.to_string(), "mode": "reason", "reason": "新同事" });
-    let id = rt
-        .start("join_request", applicant, Some(enterprise), &input)
-        .await
-        .unwrap()
-        .instance_id;
-    let task: Uuid = tasks::table
-        .select(tasks::id)
-        .filter(tasks::instance_id.eq(id))
-        .first(&mut rt.pool().get().await.unwrap())
-        .await
-        .unwrap();
-    let decide = certdesk_runtime::Command::Decide {
-        task_id: task,
-        actor: admin,
-        outcome: "reject".into(),
-        reason: Some("not_employee".into()),
-        comment: Some("不是本公司员工".into()),
-    };
-    assert_eq!(rt.command(id, decide).await.unwrap(), "rejected");
+    let id = join::submit(&rt, applicant, enterprise).await;
+    let (reason, comment) = (Some("not_employee"), Some("不是本公司员工"));
+    assert_eq!(
+        join::decide(&rt, id, admin, "reject", reason, comment).await,
+        "rejected"
+    );
 
     let out = certdesk(&["audit", "verify"], &url, &key);
     assert!(out.status.success(), "{}", text(&out));

@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 use certdesk_audit::Signer;
 use certdesk_domain::clock::{Clock, SystemClock};
 use certdesk_notify::SandboxSms;
-use certdesk_runtime::{Command as Step, Runtime};
-use certdesk_store::schema::{instances, memberships, notifications, outbox, tasks, users};
+use certdesk_runtime::Runtime;
+use certdesk_store::schema::{instances, memberships, notifications, outbox, users};
 use certdesk_store::testing::{TestDb, seed};
+use certdesk_testkit::join::approve;
 use certdesk_testkit::{RedisServer, SmtpServer, serial, wait_until};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
@@ -205,31 +206,6 @@ async fn people(rt: &Runtime, n: usize) -> (Uuid, Uuid, Vec<Uuid>) {
     (enterprise, admin, applicants)
 }
 
-/// Submits and approves one join request through the runtime.
-async fn join(rt: &Runtime, enterprise: Uuid, admin: Uuid, applicant: Uuid) {
-    let input =
-        json!({ "enterprise_id": enterprise.to_string(), "mode": "reason", "reason": "新同事" });
-    let id = rt
-        .start("join_request", applicant, Some(enterprise), &input)
-        .await
-        .unwrap()
-        .instance_id;
-    let task: Uuid = tasks::table
-        .select(tasks::id)
-        .filter(tasks::instance_id.eq(id))
-        .first(&mut rt.pool().get().await.unwrap())
-        .await
-        .unwrap();
-    let decide = Step::Decide {
-        task_id: task,
-        actor: admin,
-        outcome: "approve".into(),
-        reason: None,
-        comment: None,
-    };
-    assert_eq!(rt.command(id, decide).await.unwrap(), "joined");
-}
-
 /// Every e-mail owed arrived, identified by Message-ID, and none more often than sends of it
 /// were begun; returns (received, distinct).
 async fn check_mail(s: &Setup) -> (usize, usize) {
@@ -314,7 +290,7 @@ async fn a_thousand_join_requests_while_workers_are_killed_every_few_seconds() {
             let rt = s.rt.clone();
             let a = *a;
             handles.push(tokio::spawn(async move {
-                join(&rt, enterprise, admin, a).await
+                approve(&rt, enterprise, admin, a).await
             }));
         }
         for h in handles {
@@ -551,7 +527,7 @@ async fn twenty_thousand_owed_effects_drain_without_a_worker_stopping() {
     let s = Setup::new().await;
     let (enterprise, admin, applicants) = people(&s.rt, 1).await;
     // One real request, then 20,000 notices owed for it at once, as after a long outage.
-    join(&s.rt, enterprise, admin, applicants[0]).await;
+    approve(&s.rt, enterprise, admin, applicants[0]).await;
     let mut conn = s.rt.pool().get().await.unwrap();
     let instance: Uuid = instances::table
         .select(instances::id)

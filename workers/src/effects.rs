@@ -152,10 +152,6 @@ impl Executor for Effects {
     }
 }
 
-fn transient(e: diesel::result::Error) -> EffectError {
-    EffectError::Transient(format!("database: {e}"))
-}
-
 /// Someone a notice goes to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Recipient {
@@ -203,8 +199,7 @@ impl Effects {
                 .select(cols)
                 .filter(users::id.eq(requester))
                 .load(conn)
-                .await
-                .map_err(transient)?
+                .await?
         } else if roles.is_empty() {
             // A staff group (`cs_reviewer`, `finance`, ...).
             users::table
@@ -212,8 +207,7 @@ impl Effects {
                 .select(cols)
                 .filter(staff_roles::role.eq(to))
                 .load(conn)
-                .await
-                .map_err(transient)?
+                .await?
         } else {
             let Some(enterprise) = enterprise else {
                 return Err(EffectError::Permanent(format!(
@@ -226,8 +220,7 @@ impl Effects {
                 .filter(memberships::enterprise_id.eq(enterprise))
                 .filter(memberships::role.eq_any(roles))
                 .load(conn)
-                .await
-                .map_err(transient)?
+                .await?
         };
         let set: BTreeSet<Recipient> = rows
             .into_iter()
@@ -259,23 +252,20 @@ impl Effects {
             .select((instances::requester, instances::subject_id, instances::data))
             .find(instance)
             .first(conn)
-            .await
-            .map_err(transient)?;
+            .await?;
         let applicant: Option<String> = users::table
             .select(users::name)
             .find(requester)
             .first(conn)
             .await
-            .optional()
-            .map_err(transient)?;
+            .optional()?;
         let enterprise: Option<(String, String)> = match subject {
             Some(e) => enterprises::table
                 .select((enterprises::name, enterprises::uscc))
                 .find(e)
                 .first(conn)
                 .await
-                .optional()
-                .map_err(transient)?,
+                .optional()?,
             None => None,
         };
         // The nearest deadline when the notice was caused (written by the step).
@@ -357,8 +347,7 @@ impl Effects {
                     ))
                     .on_conflict_do_nothing()
                     .execute(conn)
-                    .await
-                    .map_err(transient)?;
+                    .await?;
                 if !in_app {
                     let send_id = Uuid::new_v5(&NAMESPACE, format!("{id}/send").as_bytes());
                     diesel::insert_into(outbox::table)
@@ -375,8 +364,7 @@ impl Effects {
                         ))
                         .on_conflict_do_nothing()
                         .execute(conn)
-                        .await
-                        .map_err(transient)?;
+                        .await?;
                     sends += 1;
                 }
             }
@@ -403,8 +391,7 @@ impl Effects {
             .find(id)
             .first(conn)
             .await
-            .optional()
-            .map_err(transient)?;
+            .optional()?;
         let Some((channel, address, subject, body, status)) = n else {
             return Err(EffectError::Permanent(format!(
                 "notification {id} does not exist"
@@ -424,8 +411,7 @@ impl Effects {
         diesel::update(notifications::table.find(id))
             .set(notifications::send_attempts.eq(notifications::send_attempts + 1))
             .execute(&mut ledger)
-            .await
-            .map_err(transient)?;
+            .await?;
         drop(ledger);
         let result = match channel.as_str() {
             "email" => {
@@ -453,8 +439,7 @@ impl Effects {
                         notifications::sent_at.eq(self.clock.now()),
                     ))
                     .execute(conn)
-                    .await
-                    .map_err(transient)?;
+                    .await?;
                 Ok(())
             }
             Err(SendError::Transient(m)) => Err(EffectError::Transient(m)),

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use certdesk_domain::clock::{Clock, SystemClock};
 use certdesk_notify::{SandboxSms, SmtpConfig, SmtpSender};
+use certdesk_runtime::Runtime;
 use certdesk_runtime::outbox::{Delivery, Executor};
-use certdesk_runtime::{Command, Runtime};
-use certdesk_store::schema::{notifications, outbox, tasks, users};
+use certdesk_store::schema::{notifications, outbox, users};
 use certdesk_store::testing::{TestDb, seed};
+use certdesk_testkit::join::{decide, submit};
 use certdesk_testkit::{RedisServer, SmtpServer, serial, wait_until};
 use certdesk_workers::effects::{Effects, NoticeConfig, request_no};
 use certdesk_workers::metrics::Metrics;
@@ -19,7 +20,6 @@ use certdesk_workers::process::{self, WorkerSettings};
 use certdesk_workers::supervise::shutdown_channel;
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
-use serde_json::json;
 use uuid::Uuid;
 
 struct People {
@@ -80,16 +80,6 @@ fn effects(rt: &Runtime, smtp: &SmtpServer) -> Arc<Effects> {
     )
 }
 
-async fn open_task(rt: &Runtime, instance: Uuid) -> Uuid {
-    tasks::table
-        .select(tasks::id)
-        .filter(tasks::instance_id.eq(instance))
-        .filter(tasks::status.eq("open"))
-        .first(&mut rt.pool().get().await.unwrap())
-        .await
-        .unwrap()
-}
-
 async fn owed(rt: &Runtime) -> i64 {
     rt.owed_effects().await.unwrap()
 }
@@ -118,37 +108,27 @@ async fn decisions_reach_applicants_and_admins_on_every_channel_once() {
     ));
 
     // Approved: the admins are told on submission, the applicant on joining.
-    let input = json!({ "enterprise_id": p.enterprise.to_string(), "mode": "reason", "reason": "新入职的投标专员" });
-    let approved = rt
-        .start("join_request", p.applicant, Some(p.enterprise), &input)
-        .await
-        .unwrap()
-        .instance_id;
-    let task = open_task(&rt, approved).await;
-    let decide = Command::Decide {
-        task_id: task,
-        actor: p.admin,
-        outcome: "approve".into(),
-        reason: None,
-        comment: None,
-    };
-    assert_eq!(rt.command(approved, decide).await.unwrap(), "joined");
+    let approved = submit(&rt, p.applicant, p.enterprise).await;
+    assert_eq!(
+        decide(&rt, approved, p.admin, "approve", None, None).await,
+        "joined"
+    );
 
     // Rejected, with a reason code and a comment.
-    let rejected = rt
-        .start("join_request", p.applicant, Some(p.enterprise), &input)
-        .await
-        .unwrap()
-        .instance_id;
-    let task = open_task(&rt, rejected).await;
-    let decide = Command::Decide {
-        task_id: task,
-        actor: p.admin2,
-        outcome: "reject".into(),
-        reason: Some("not_employee".into()),
-        comment: Some("人事系统中查无此人".into()),
-    };
-    assert_eq!(rt.command(rejected, decide).await.unwrap(), "rejected");
+    let rejected = submit(&rt, p.applicant, p.enterprise).await;
+    let comment = Some("人事系统中查无此人");
+    assert_eq!(
+        decide(
+            &rt,
+            rejected,
+            p.admin2,
+            "reject",
+            Some("not_employee"),
+            comment
+        )
+        .await,
+        "rejected"
+    );
 
     wait_until("every effect done", Duration::from_secs(60), || async {
         owed(&rt).await == 0 && smtp.messages().len() == 1
@@ -300,22 +280,8 @@ async fn a_refused_address_goes_dead_alone_and_the_other_channels_still_deliver(
         .await
         .unwrap();
     let exec = effects(&rt, &smtp);
-    let input =
-        json!({ "enterprise_id": p.enterprise.to_string(), "mode": "reason", "reason": "新同事" });
-    let id = rt
-        .start("join_request", p.applicant, Some(p.enterprise), &input)
-        .await
-        .unwrap()
-        .instance_id;
-    let task = open_task(&rt, id).await;
-    let decide = Command::Decide {
-        task_id: task,
-        actor: p.admin,
-        outcome: "approve".into(),
-        reason: None,
-        comment: None,
-    };
-    rt.command(id, decide).await.unwrap();
+    let id = submit(&rt, p.applicant, p.enterprise).await;
+    decide(&rt, id, p.admin, "approve", None, None).await;
 
     // Deliver everything owed by hand, fan-outs first, until nothing is left.
     for _ in 0..4 {

@@ -8,18 +8,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use certdesk_domain::clock::{Clock, SystemClock};
+use certdesk_runtime::Runtime;
 use certdesk_runtime::actions::DatabaseActions;
 use certdesk_runtime::outbox::{BoxFuture, EffectError, Executor, OutboxRow};
-use certdesk_runtime::{Command, Runtime};
-use certdesk_store::schema::{memberships, outbox, tasks};
+use certdesk_store::schema::{memberships, outbox};
 use certdesk_store::testing::{TestDb, seed};
+use certdesk_testkit::join::approve;
 use certdesk_testkit::{RedisServer, serial, wait_until};
 use certdesk_workers::naming::worker_name;
 use certdesk_workers::pipeline::{self, Queue, RelayConfig};
 use certdesk_workers::supervise::{Backoff, shutdown_channel, supervise};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde_json::json;
 use uuid::Uuid;
 
 /// Actions through the real database executor; notifications recorded (their sender is tested
@@ -59,27 +59,7 @@ async fn approve_many(rt: &Runtime, n: usize, uscc: &str) -> Vec<Uuid> {
     let mut ids = Vec::new();
     for i in 0..n {
         let applicant = seed::person(&mut conn, &format!("申请人{uscc}-{i}"), now).await;
-        let input = json!({ "enterprise_id": enterprise.to_string(), "mode": "reason", "reason": "新同事" });
-        let id = rt
-            .start("join_request", applicant, Some(enterprise), &input)
-            .await
-            .unwrap()
-            .instance_id;
-        let task: Uuid = tasks::table
-            .select(tasks::id)
-            .filter(tasks::instance_id.eq(id))
-            .first(&mut conn)
-            .await
-            .unwrap();
-        let decide = Command::Decide {
-            task_id: task,
-            actor: admin,
-            outcome: "approve".into(),
-            reason: None,
-            comment: None,
-        };
-        assert_eq!(rt.command(id, decide).await.unwrap(), "joined");
-        ids.push(id);
+        ids.push(approve(rt, enterprise, admin, applicant).await);
     }
     ids
 }

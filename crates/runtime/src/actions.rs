@@ -37,10 +37,6 @@ impl Executor for DatabaseActions {
     }
 }
 
-fn transient(e: diesel::result::Error) -> EffectError {
-    EffectError::Transient(format!("database: {e}"))
-}
-
 /// 中标一证通 12: the member joins with the rights asked in the request (seal use until a date).
 async fn grant_membership(
     conn: &mut AsyncPgConnection,
@@ -53,8 +49,7 @@ async fn grant_membership(
         .select((instances::requester, instances::subject_id, instances::data))
         .find(instance)
         .first(conn)
-        .await
-        .map_err(transient)?;
+        .await?;
     let enterprise =
         subject.ok_or_else(|| EffectError::Permanent("the request names no enterprise".into()))?;
     let seal_use_until = match (
@@ -79,7 +74,6 @@ async fn grant_membership(
         ))
         .on_conflict_do_nothing()
         .execute(conn)
-        .await
-        .map_err(transient)?;
+        .await?;
     Ok(())
 }

@@ -64,6 +64,13 @@ pub enum EffectError {
     Permanent(String),
 }
 
+/// A database failure inside an effect is worth retrying (the row stays owed).
+impl From<diesel::result::Error> for EffectError {
+    fn from(e: diesel::result::Error) -> Self {
+        EffectError::Transient(format!("database: {e}"))
+    }
+}
+
 /// A boxed future, so executors can be trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -192,7 +199,7 @@ impl Runtime {
             let failure = match attempt {
                 Ok(()) => None,
                 Err(Attempt::Effect(e)) => Some(e),
-                Err(Attempt::Db(e)) => Some(EffectError::Transient(format!("database: {e}"))),
+                Err(Attempt::Db(e)) => Some(EffectError::from(e)),
             };
             let target = outbox::table.find(id);
             match failure {

@@ -3,9 +3,11 @@
 //! * [`redis_server`]: a private `redis-server` per test on a free port (DECISIONS 9), the
 //!   cross-binary lock that serialises such tests, and polling with a deadline;
 //! * [`smtp`]: a real SMTP server (aiosmtpd from the repository's `.venv`) writing a maildir;
+//! * [`join`]: join requests submitted and decided through a runtime;
 //! * [`runtime`]: a [`certdesk_runtime::Runtime`] over the product's `workflows/` and
 //!   `templates/`, for a given database and clock.
 
+pub mod join;
 pub mod redis_server;
 pub mod runtime;
 pub mod smtp;
