@@ -215,14 +215,8 @@ async fn main() {
     )
     .await;
     let root = certdesk_testkit::runtime::repo_root();
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let worker_listen = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let listen = format!("127.0.0.1:{}", certdesk_testkit::free_port());
+    let worker_listen = format!("127.0.0.1:{}", certdesk_testkit::free_port());
     let child = Killed(
         Command::new(env!("CARGO_BIN_EXE_certdesk"))
             .arg("all")
@@ -231,8 +225,8 @@ async fn main() {
             .env("REDIS_URL", redis.url())
             .env("CERTDESK_SIGNING_KEY", &key)
             .env("CERTDESK_SMTP_URL", smtp.url())
-            .env("CERTDESK_LISTEN", listen.to_string())
-            .env("CERTDESK_WORKER_LISTEN", worker_listen.to_string())
+            .env("CERTDESK_LISTEN", &listen)
+            .env("CERTDESK_WORKER_LISTEN", &worker_listen)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

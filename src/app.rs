@@ -87,6 +87,8 @@ struct ProcessBackends {
     queue: String,
     required: bool,
     metrics: Option<Arc<Metrics>>,
+    /// Connected on first use and kept: its connection manager reconnects by itself.
+    connected: tokio::sync::Mutex<Option<Queue>>,
 }
 
 /// Deadline of one Redis probe.
@@ -94,10 +96,15 @@ const REDIS_PROBE: Duration = Duration::from_secs(2);
 
 impl ProcessBackends {
     async fn queue(&self) -> Option<Queue> {
-        tokio::time::timeout(REDIS_PROBE, Queue::connect(&self.redis_url, &self.queue))
-            .await
-            .ok()?
-            .ok()
+        let mut connected = self.connected.lock().await;
+        if connected.is_none() {
+            *connected =
+                tokio::time::timeout(REDIS_PROBE, Queue::connect(&self.redis_url, &self.queue))
+                    .await
+                    .ok()?
+                    .ok();
+        }
+        connected.clone()
     }
 }
 
@@ -142,6 +149,7 @@ fn backends(
         queue: config.queue.clone(),
         required,
         metrics,
+        connected: tokio::sync::Mutex::new(None),
     }) as Arc<dyn Backends>)
 }
 

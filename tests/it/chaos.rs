@@ -3,7 +3,7 @@
 //! database and `certdesk` processes, and takes the cross-binary Redis test lock.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -21,6 +21,8 @@ use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 use uuid::Uuid;
+
+use certdesk_testkit::free_port;
 
 use crate::support::root;
 
@@ -54,14 +56,6 @@ struct Setup {
     key: PathBuf,
     queue: String,
     rt: Runtime,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Setup {

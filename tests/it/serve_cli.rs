@@ -1,12 +1,14 @@
 //! `certdesk serve` and `certdesk jobs`, run as an operator runs them.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use certdesk_store::testing::TestDb;
 use diesel_async::RunQueryDsl;
+
+use certdesk_testkit::free_port;
 
 use crate::support::root;
 
@@ -17,14 +19,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A minimal HTTP/1.1 GET: (status, body), or None if nothing listens yet.

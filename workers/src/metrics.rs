@@ -149,7 +149,10 @@ pub async fn render(rt: &Runtime, redis: RedisView<'_>, metrics: Option<&Metrics
         b.map(|b| b.oldest_owed_seconds),
     );
     let depth = match redis {
-        RedisView::Up(q) => q.backlog().await.ok(),
+        RedisView::Up(q) => tokio::time::timeout(Duration::from_secs(2), q.backlog())
+            .await
+            .ok()
+            .and_then(Result::ok),
         RedisView::Down => None,
     };
     gauge(

@@ -14,3 +14,11 @@ pub mod smtp;
 
 pub use redis_server::{RedisServer, SerialGuard, serial, wait_until};
 pub use smtp::{ReceivedMail, SmtpServer};
+
+/// A loopback port nobody listened on a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free loopback port")
+}

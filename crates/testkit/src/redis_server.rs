@@ -8,12 +8,13 @@
 
 use std::fs::File;
 use std::future::Future;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
+
+use crate::free_port;
 use tokio::time::Instant;
 
 /// How long a fresh `redis-server` may take to answer PING.
@@ -234,11 +235,4 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free loopback port")
 }

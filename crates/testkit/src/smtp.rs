@@ -15,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::free_port;
 use mail_parser::{MessageParser, MimeHeaders};
 
 /// How long the server may take to accept connections (the first run also builds `.venv`).
@@ -176,14 +177,6 @@ fn venv() -> &'static Path {
         let path = String::from_utf8(output.stdout).expect("venv path is UTF-8");
         PathBuf::from(path.trim())
     })
-}
-
-/// A loopback port nobody listened on a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("probe a free port")
-        .port()
 }
 
 fn parse(path: &Path) -> ReceivedMail {
