@@ -533,6 +533,10 @@ async fn load_backdated(
     let start = timeline.first().map_or(now, |(at, ..)| *at);
     let clock = Arc::new(ManualClock::new(start));
     let past = crate::app::runtime_with_clock(config, clock.clone())?;
+    // Recorded already by the wall-clock runtime; this one checks it for itself.
+    past.sync_definitions()
+        .await
+        .context("recording the workflow definitions")?;
     let mut ids = HashMap::new();
     for (at, r, action) in timeline {
         advance_to(&past, &clock, at).await?;

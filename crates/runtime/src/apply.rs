@@ -18,10 +18,11 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use certdesk_store::schema::{
-    definitions, history, instances, memberships, outbox, staff_roles, tasks, timers,
-};
+use certdesk_store::schema::{definitions, instances, memberships, staff_roles, tasks, timers};
+use diesel::dsl::sql;
+use diesel::sql_types::{Array, Int4, Timestamptz};
 
+use crate::write::{HistoryRow, InstanceAfter, InstanceNew, StepRows, StepWrite};
 use crate::{Runtime, RuntimeError};
 
 /// Something a person or an outside party asks of a running instance.
@@ -73,9 +74,8 @@ pub struct Started {
 }
 
 enum Work {
-    Start {
-        instance: Uuid,
-    },
+    /// The first step of an instance not yet stored: its row is written with the step.
+    New(Box<NewInstance>),
     Command {
         instance: Uuid,
         command: Command,
@@ -94,8 +94,8 @@ enum Work {
 impl Work {
     fn instance(&self) -> Uuid {
         match self {
-            Work::Start { instance }
-            | Work::Command { instance, .. }
+            Work::New(new) => new.id,
+            Work::Command { instance, .. }
             | Work::Timer { instance, .. }
             | Work::SubflowFinished { instance, .. } => *instance,
         }
@@ -107,6 +107,7 @@ impl Work {
 struct InstanceRow {
     definition: String,
     version: i32,
+    subject_type: String,
     subject_id: Option<Uuid>,
     requester: Uuid,
     state: String,
@@ -117,6 +118,45 @@ struct InstanceRow {
     history_count: i64,
     history_head: Vec<u8>,
 }
+
+/// An instance about to be created by its first step.
+struct NewInstance {
+    id: Uuid,
+    def: Arc<Definition>,
+    subject_id: Option<Uuid>,
+    requester: Uuid,
+    data: Value,
+    parent_id: Option<Uuid>,
+    parent_entry: Option<i32>,
+}
+
+impl NewInstance {
+    /// The row as the first step finds it: in the start state, with an empty history.
+    fn row(&self) -> Result<InstanceRow, RuntimeError> {
+        let def = &self.def;
+        Ok(InstanceRow {
+            definition: def.name.clone(),
+            version: def.version as i32,
+            subject_type: def.subject.clone(),
+            subject_id: self.subject_id,
+            requester: self.requester,
+            state: def.state(def.start).name.clone(),
+            engine: serde_json::to_value(Instance::new(def, ActorId(self.requester.as_u128())))
+                .map_err(corrupt)?,
+            data: self.data.clone(),
+            parent_id: self.parent_id,
+            parent_entry: self.parent_entry,
+            history_count: 0,
+            history_head: vec![0; 32],
+        })
+    }
+}
+
+/// The timers stored for an instance (entry and due time), read with its row.
+const STORED_TIMER_ENTRIES: &str = "ARRAY(SELECT t.entry FROM timers t \
+     WHERE t.instance_id = instances.id ORDER BY t.due_at, t.entry, t.slot)";
+const STORED_TIMER_DUES: &str = "ARRAY(SELECT t.due_at FROM timers t \
+     WHERE t.instance_id = instances.id ORDER BY t.due_at, t.entry, t.slot)";
 
 #[derive(diesel::QueryableByName)]
 struct DueTimer {
@@ -185,6 +225,9 @@ impl Runtime {
                 )));
             }
         }
+        self.inner
+            .synced
+            .store(true, std::sync::atomic::Ordering::Release);
         Ok(added)
     }
 
@@ -209,6 +252,14 @@ impl Runtime {
         subject_id: Option<Uuid>,
         input: &Value,
     ) -> Result<Started, RuntimeError> {
+        if !std::sync::atomic::AtomicBool::load(
+            &self.inner.synced,
+            std::sync::atomic::Ordering::Acquire,
+        ) {
+            return Err(corrupt(
+                "definitions are not recorded in the database: call sync_definitions first",
+            ));
+        }
         let def = Arc::clone(
             self.definition(definition)
                 .ok_or(RuntimeError::NotFound("definition"))?,
@@ -219,30 +270,20 @@ impl Runtime {
             .map_err(RuntimeError::Invalid)?;
         let id = Uuid::now_v7();
         let now = self.clock().now();
-        let engine = serde_json::to_value(Instance::new(&def, ActorId(requester.as_u128())))
-            .map_err(corrupt)?;
+        let new = NewInstance {
+            id,
+            def,
+            subject_id,
+            requester,
+            data,
+            parent_id: None,
+            parent_entry: None,
+        };
         let mut conn = self.conn().await?;
         let this = self.clone();
         let state = conn
             .transaction::<_, RuntimeError, _>(async move |conn| {
-                diesel::insert_into(instances::table)
-                    .values((
-                        instances::id.eq(id),
-                        instances::definition.eq(&def.name),
-                        instances::version.eq(def.version as i32),
-                        instances::subject_type.eq(&def.subject),
-                        instances::subject_id.eq(subject_id),
-                        instances::requester.eq(requester),
-                        instances::state.eq(&def.state(def.start).name),
-                        instances::status.eq("running"),
-                        instances::engine.eq(&engine),
-                        instances::data.eq(&data),
-                        instances::created_at.eq(now),
-                        instances::updated_at.eq(now),
-                    ))
-                    .execute(conn)
-                    .await?;
-                this.process(conn, Work::Start { instance: id }, now).await
+                this.process(conn, Work::New(Box::new(new)), now).await
             })
             .await
             .map_err(|e| match e {
@@ -404,15 +445,32 @@ impl Runtime {
         let mut queue = VecDeque::from([first]);
         while let Some(work) = queue.pop_front() {
             let id = work.instance();
-            let row: InstanceRow = instances::table
-                .select(<InstanceRow as diesel::SelectableHelper<diesel::pg::Pg>>::as_select())
-                .find(id)
-                .for_update()
-                .first(conn)
-                .await
-                .optional()?
-                .ok_or(RuntimeError::NotFound("instance"))?;
-            let def = self.version(conn, &row.definition, row.version).await?;
+            // A new instance's row is written with its first step; a stored one is locked
+            // first, with its timers (a notice shows the nearest deadline).
+            let (row, stored_timers, is_new) = match &work {
+                Work::New(new) => (new.row()?, Vec::new(), true),
+                _ => {
+                    let (row, entries, dues): (InstanceRow, Vec<i32>, Vec<DateTime<Utc>>) =
+                        instances::table
+                            .select((
+                                <InstanceRow as diesel::SelectableHelper<diesel::pg::Pg>>::as_select(),
+                                sql::<Array<Int4>>(STORED_TIMER_ENTRIES),
+                                sql::<Array<Timestamptz>>(STORED_TIMER_DUES),
+                            ))
+                            .find(id)
+                            .for_update()
+                            .first(conn)
+                            .await
+                            .optional()?
+                            .ok_or(RuntimeError::NotFound("instance"))?;
+                    let timers: Vec<(i32, DateTime<Utc>)> = entries.into_iter().zip(dues).collect();
+                    (row, timers, false)
+                }
+            };
+            let def = match &work {
+                Work::New(new) => Arc::clone(&new.def),
+                _ => self.version(conn, &row.definition, row.version).await?,
+            };
             let inst: Instance = serde_json::from_value(row.engine.clone()).map_err(corrupt)?;
             let mut data = row.data.clone();
             let from = row.state.clone();
@@ -420,7 +478,7 @@ impl Runtime {
             // Translate the work into an engine event, with what the engine cannot look up.
             let (actor_text, event_name, mut details, outcome_buf);
             let step = match &work {
-                Work::Start { .. } => {
+                Work::New(_) => {
                     actor_text = format!("user:{}", row.requester);
                     event_name = "start";
                     details = json!({});
@@ -547,9 +605,7 @@ impl Runtime {
             let stepped = step?;
 
             let mut effects_summary = Vec::with_capacity(stepped.effects.len());
-            // Rows written once after the effects, one statement each (fewer round trips).
-            let mut new_timers = Vec::new();
-            let mut new_outbox = Vec::new();
+            let mut rows = StepRows::default();
             let mut notices: Vec<(String, Value)> = Vec::new();
             for effect in &stepped.effects {
                 match effect {
@@ -559,33 +615,17 @@ impl Runtime {
                         spec,
                         sla_due,
                     } => {
-                        diesel::insert_into(tasks::table)
-                            .values((
-                                tasks::id.eq(Uuid::now_v7()),
-                                tasks::instance_id.eq(id),
-                                tasks::entry.eq(*task as i32),
-                                tasks::state.eq(&def.state(*state).name),
-                                tasks::parties
-                                    .eq(serde_json::to_value(&spec.parties).map_err(corrupt)?),
-                                tasks::approval
-                                    .eq(serde_json::to_string(&spec.approval).map_err(corrupt)?),
-                                tasks::status.eq("open"),
-                                tasks::opened_at.eq(now),
-                                tasks::sla_due_at.eq(sla_due),
-                            ))
-                            .execute(conn)
-                            .await?;
+                        rows.open_task(
+                            *task as i32,
+                            def.state(*state).name.clone(),
+                            serde_json::to_value(&spec.parties).map_err(corrupt)?,
+                            serde_json::to_string(&spec.approval).map_err(corrupt)?,
+                            *sla_due,
+                        );
                         effects_summary.push(format!("open_task:{task}"));
                     }
                     Effect::CloseTask { task } => {
-                        diesel::update(
-                            tasks::table
-                                .filter(tasks::instance_id.eq(id))
-                                .filter(tasks::entry.eq(*task as i32)),
-                        )
-                        .set((tasks::status.eq("closed"), tasks::closed_at.eq(now)))
-                        .execute(conn)
-                        .await?;
+                        rows.close_task(*task as i32);
                         effects_summary.push(format!("close_task:{task}"));
                     }
                     Effect::ApprovalCounted { have, need, .. } => {
@@ -603,23 +643,14 @@ impl Runtime {
                                 "business-time due date computed past the end of workflows/holidays.toml"
                             );
                         }
-                        new_timers.push((key.entry as i32, slot_text(key.slot), *due_at));
+                        rows.schedule(key.entry as i32, slot_text(key.slot), *due_at);
                     }
-                    Effect::CancelTimers { entry } => {
-                        new_timers.retain(|t| t.0 != *entry as i32);
-                        diesel::delete(
-                            timers::table
-                                .filter(timers::instance_id.eq(id))
-                                .filter(timers::entry.eq(*entry as i32)),
-                        )
-                        .execute(conn)
-                        .await?;
-                    }
+                    Effect::CancelTimers { entry } => rows.cancel_timers(*entry as i32),
                     Effect::Action(call) => {
                         let payload = json!({
                             "instance_id": id, "definition": def.name, "version": def.version, "args": call.args,
                         });
-                        new_outbox.push(outbox_row(id, "action", &call.name, payload, now));
+                        rows.outbox("action", &call.name, payload);
                         effects_summary.push(format!("action:{}", call.name));
                     }
                     Effect::Notify(n) => {
@@ -655,42 +686,19 @@ impl Runtime {
                                 ))
                             })?;
                         let child = Uuid::now_v7();
-                        let engine = serde_json::to_value(Instance::new(
-                            &child_def,
-                            ActorId(row.requester.as_u128()),
-                        ))
-                        .map_err(corrupt)?;
-                        diesel::insert_into(instances::table)
-                            .values((
-                                instances::id.eq(child),
-                                instances::definition.eq(&child_def.name),
-                                instances::version.eq(child_def.version as i32),
-                                instances::subject_type.eq(&child_def.subject),
-                                instances::subject_id.eq(row.subject_id),
-                                instances::requester.eq(row.requester),
-                                instances::state.eq(&child_def.state(child_def.start).name),
-                                instances::status.eq("running"),
-                                instances::engine.eq(&engine),
-                                instances::data.eq(&child_data),
-                                instances::parent_id.eq(id),
-                                instances::parent_entry.eq(*entry as i32),
-                                instances::created_at.eq(now),
-                                instances::updated_at.eq(now),
-                            ))
-                            .execute(conn)
-                            .await?;
-                        queue.push_back(Work::Start { instance: child });
+                        queue.push_back(Work::New(Box::new(NewInstance {
+                            id: child,
+                            def: child_def,
+                            subject_id: row.subject_id,
+                            requester: row.requester,
+                            data: child_data,
+                            parent_id: Some(id),
+                            parent_entry: Some(*entry as i32),
+                        })));
                         effects_summary.push(format!("subflow:{}:{child}", spec.workflow));
                     }
                     Effect::Escalate { task, sla } => {
-                        diesel::update(
-                            tasks::table
-                                .filter(tasks::instance_id.eq(id))
-                                .filter(tasks::entry.eq(*task as i32)),
-                        )
-                        .set(tasks::breached_at.eq(now))
-                        .execute(conn)
-                        .await?;
+                        rows.breach_task(*task as i32);
                         effects_summary.push(format!("escalate:{}", sla.escalate_to));
                     }
                     Effect::Finish { state } => {
@@ -705,45 +713,22 @@ impl Runtime {
                     }
                 }
             }
-            if !new_timers.is_empty() {
-                let rows: Vec<_> = new_timers
-                    .iter()
-                    .map(|(entry, slot, due_at)| {
-                        (
-                            timers::instance_id.eq(id),
-                            timers::entry.eq(*entry),
-                            timers::slot.eq(slot),
-                            timers::due_at.eq(*due_at),
-                        )
-                    })
-                    .collect();
-                diesel::insert_into(timers::table)
-                    .values(&rows)
-                    .execute(conn)
-                    .await?;
-            }
             if !notices.is_empty() {
                 // The nearest deadline once this step's timers are in place (the expiry a
                 // reminder warns of), as the notices will show it.
-                let deadline: Option<DateTime<Utc>> = timers::table
-                    .select(timers::due_at)
-                    .filter(timers::instance_id.eq(id))
-                    .filter(timers::due_at.gt(now))
-                    .order(timers::due_at.asc())
-                    .first(conn)
-                    .await
-                    .optional()?;
+                let stored = stored_timers
+                    .iter()
+                    .filter(|(entry, due)| *due > now && !rows.cancels(*entry))
+                    .map(|(_, due)| *due)
+                    .min();
+                let deadline = match (stored, rows.earliest_timer(now)) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
                 for (template, mut payload) in notices {
                     payload["deadline"] = json!(deadline);
-                    new_outbox.push(outbox_row(id, "notification", &template, payload, now));
+                    rows.outbox("notification", &template, payload);
                 }
-            }
-            // A statement trigger on outbox NOTIFYs the relays (migration 000008).
-            if !new_outbox.is_empty() {
-                diesel::insert_into(outbox::table)
-                    .values(&new_outbox)
-                    .execute(conn)
-                    .await?;
             }
 
             // The signed, chained history entry for this step.
@@ -762,37 +747,65 @@ impl Runtime {
             let entry = self
                 .signer()
                 .seal(id, seq, now, &actor_text, event_name, details, prev);
-            diesel::insert_into(history::table)
-                .values((
-                    history::instance_id.eq(id),
-                    history::seq.eq(seq),
-                    history::at.eq(entry.at),
-                    history::actor.eq(&entry.actor),
-                    history::event.eq(&entry.event),
-                    history::payload.eq(&entry.payload),
-                    history::prev_hash.eq(entry.prev_hash.to_vec()),
-                    history::hash.eq(entry.hash.to_vec()),
-                    history::signature.eq(&entry.signature),
-                    history::key_id.eq(&entry.key_id),
-                ))
-                .execute(conn)
-                .await?;
             let status = match stepped.instance.status {
                 certdesk_engine::Status::Finished => "finished",
                 _ => "running",
             };
-            diesel::update(instances::table.find(id))
-                .set((
-                    instances::state.eq(&to),
-                    instances::status.eq(status),
-                    instances::engine.eq(serde_json::to_value(&stepped.instance).map_err(corrupt)?),
-                    instances::data.eq(&data),
-                    instances::history_count.eq(seq),
-                    instances::history_head.eq(entry.hash.to_vec()),
-                    instances::updated_at.eq(now),
-                ))
+            // What one statement cannot do (touch a row twice) goes first, on its own.
+            let (breach, cancel) = rows.take_conflicts();
+            if !breach.is_empty() {
+                diesel::update(
+                    tasks::table
+                        .filter(tasks::instance_id.eq(id))
+                        .filter(tasks::entry.eq_any(&breach)),
+                )
+                .set(tasks::breached_at.eq(now))
                 .execute(conn)
                 .await?;
+            }
+            if !cancel.is_empty() {
+                diesel::delete(
+                    timers::table
+                        .filter(timers::instance_id.eq(id))
+                        .filter(timers::entry.eq_any(&cancel)),
+                )
+                .execute(conn)
+                .await?;
+            }
+            let engine = serde_json::to_value(&stepped.instance).map_err(corrupt)?;
+            StepWrite {
+                id,
+                now,
+                rows: &rows,
+                history: HistoryRow {
+                    seq,
+                    at: entry.at,
+                    actor: &entry.actor,
+                    event: &entry.event,
+                    payload: &entry.payload,
+                    prev_hash: &entry.prev_hash,
+                    hash: &entry.hash,
+                    signature: &entry.signature,
+                    key_id: &entry.key_id,
+                },
+                after: InstanceAfter {
+                    state: &to,
+                    status,
+                    engine: &engine,
+                    data: &data,
+                },
+                new: is_new.then(|| InstanceNew {
+                    definition: &def.name,
+                    version: def.version as i32,
+                    subject_type: &row.subject_type,
+                    subject_id: row.subject_id,
+                    requester: row.requester,
+                    parent_id: row.parent_id,
+                    parent_entry: row.parent_entry,
+                }),
+            }
+            .execute(conn)
+            .await?;
             if id == first_id {
                 first_state = Some(to);
             }
@@ -854,34 +867,4 @@ impl Runtime {
         }
         Ok(mask)
     }
-}
-
-/// One outbox row as `insert_into(outbox)` takes it.
-#[allow(clippy::type_complexity, reason = "diesel's insertable tuple")]
-fn outbox_row(
-    instance: Uuid,
-    kind: &str,
-    name: &str,
-    payload: Value,
-    now: DateTime<Utc>,
-) -> (
-    diesel::dsl::Eq<outbox::id, Uuid>,
-    diesel::dsl::Eq<outbox::instance_id, Uuid>,
-    diesel::dsl::Eq<outbox::kind, String>,
-    diesel::dsl::Eq<outbox::name, String>,
-    diesel::dsl::Eq<outbox::payload, Value>,
-    diesel::dsl::Eq<outbox::status, &'static str>,
-    diesel::dsl::Eq<outbox::next_attempt_at, DateTime<Utc>>,
-    diesel::dsl::Eq<outbox::created_at, DateTime<Utc>>,
-) {
-    (
-        outbox::id.eq(Uuid::now_v7()),
-        outbox::instance_id.eq(instance),
-        outbox::kind.eq(kind.to_owned()),
-        outbox::name.eq(name.to_owned()),
-        outbox::payload.eq(payload),
-        outbox::status.eq("pending"),
-        outbox::next_attempt_at.eq(now),
-        outbox::created_at.eq(now),
-    )
 }

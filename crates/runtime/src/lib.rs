@@ -14,6 +14,7 @@ mod apply;
 pub mod audit;
 mod error;
 pub mod outbox;
+mod write;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -42,6 +43,10 @@ struct Inner {
     env: Environment,
     /// Older versions compiled on first use.
     versions: RwLock<HashMap<(String, u32), Arc<Definition>>>,
+    /// Set once [`Runtime::sync_definitions`] has recorded `current` in the database: no
+    /// instance starts on a version the database does not hold (the table is what a stored
+    /// instance's version is resolved against; there is no foreign key doing it per insert).
+    synced: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -74,6 +79,7 @@ impl Runtime {
                 current,
                 env,
                 versions: RwLock::new(versions),
+                synced: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }

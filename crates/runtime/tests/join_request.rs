@@ -301,6 +301,13 @@ async fn starting_needs_only_one_connection() {
         w.env.clone(),
     );
     let input = serde_json::json!({ "enterprise_id": w.enterprise.to_string(), "mode": "reason", "reason": "x" });
+    // Unrecorded definitions start nothing (the database is what versions resolve against).
+    assert!(matches!(
+        one.start("join_request", w.applicant, Some(w.enterprise), &input)
+            .await,
+        Err(certdesk_runtime::RuntimeError::Corrupt(_))
+    ));
+    one.sync_definitions().await.unwrap();
     let started = tokio::time::timeout(
         std::time::Duration::from_secs(10),
         one.start("join_request", w.applicant, Some(w.enterprise), &input),

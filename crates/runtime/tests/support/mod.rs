@@ -32,6 +32,21 @@ pub struct World {
     pub enterprise: Uuid,
 }
 
+/// The environment the product's definitions compile in (catalog, templates, calendar).
+pub fn environment() -> Environment {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let calendar = BusinessCalendar::from_toml_str(
+        &std::fs::read_to_string(root.join("workflows/holidays.toml")).unwrap(),
+    )
+    .unwrap();
+    Environment {
+        catalog: Catalog::standard(),
+        templates: Templates::scan(&root.join("templates")).unwrap(),
+        calendar: Arc::new(calendar),
+        lock: None,
+    }
+}
+
 pub async fn world() -> World {
     let db = TestDb::new().await;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -41,16 +56,7 @@ pub async fn world() -> World {
         Catalog::standard(),
     )
     .unwrap();
-    let calendar = BusinessCalendar::from_toml_str(
-        &std::fs::read_to_string(root.join("workflows/holidays.toml")).unwrap(),
-    )
-    .unwrap();
-    let env = Environment {
-        catalog: Catalog::standard(),
-        templates: Templates::scan(&root.join("templates")).unwrap(),
-        calendar: Arc::new(calendar),
-        lock: None,
-    };
+    let env = environment();
     let pool = certdesk_store::db::pool(db.url(), 8).unwrap();
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap(),
