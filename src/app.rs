@@ -9,6 +9,7 @@ use certdesk_engine::{Catalog, Environment, Templates};
 use std::time::Duration;
 
 use actix_web::web;
+use certdesk_api::files::FileStore;
 use certdesk_api::{Backends, BoxFuture};
 use certdesk_notify::{SandboxSms, SmtpConfig, SmtpSender};
 use certdesk_runtime::Runtime;
@@ -229,8 +230,15 @@ async fn http(
     runtime: &Runtime,
     metrics: Option<Arc<Metrics>>,
 ) -> anyhow::Result<()> {
+    let files = FileStore::local(&config.files_dir).with_context(|| {
+        format!(
+            "opening the files folder {} (files_dir / CERTDESK_FILES_DIR)",
+            config.files_dir.display()
+        )
+    })?;
     let state = web::Data::new(certdesk_api::ApiState {
         runtime: runtime.clone(),
+        files,
     });
     let backends = backends(config, runtime, false, metrics);
     tracing::info!(listen = %config.listen, "serving");
@@ -256,6 +264,8 @@ pub async fn work(config: &Config) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
     let state = web::Data::new(certdesk_api::ApiState {
         runtime: runtime.clone(),
+        // This server mounts the probes only: it serves no uploads, so it needs no folder.
+        files: FileStore::in_memory(),
     });
     let backends = backends(config, &runtime, true, Some(metrics.clone()));
     let probes = actix_web::HttpServer::new(move || {

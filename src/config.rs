@@ -71,6 +71,9 @@ pub struct Config {
     /// Seconds an effect handed to Redis may stay undone before it is handed over again
     /// (`CERTDESK_LEASE_SECS`).
     pub lease_secs: usize,
+    /// Folder uploaded files are stored in, by SM3 (`CERTDESK_FILES_DIR`); created if missing.
+    /// Every `serve` process must see the same folder (a shared volume).
+    pub files_dir: PathBuf,
 }
 
 /// The file layer: every key optional.
@@ -94,6 +97,7 @@ struct FileLayer {
     concurrency: Option<usize>,
     worker_listen: Option<String>,
     lease_secs: Option<usize>,
+    files_dir: Option<PathBuf>,
 }
 
 /// A setting that is missing or malformed.
@@ -281,6 +285,7 @@ impl Config {
             concurrency,
             worker_listen,
             lease_secs,
+            files_dir: path_of("CERTDESK_FILES_DIR", layer.files_dir, "data/files"),
         })
     }
 }
@@ -310,6 +315,7 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(c.db_pool, 16);
         assert_eq!(c.sm2_distid, "1234567812345678");
+        assert_eq!(c.files_dir, PathBuf::from("data/files"));
         assert!(
             !format!("{c:?}").contains("pw"),
             "the password leaked into Debug"
@@ -347,9 +353,13 @@ mod tests {
     fn file_then_environment() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("certdesk.toml");
-        std::fs::write(&path, "database_url = \"postgres://file/db\"\nredis_url = \"redis://file\"\nlisten = \"0.0.0.0:9000\"\ndb_pool = 4\n").unwrap();
+        std::fs::write(&path, "database_url = \"postgres://file/db\"\nredis_url = \"redis://file\"\nlisten = \"0.0.0.0:9000\"\ndb_pool = 4\nfiles_dir = \"/srv/certdesk/files\"\n").unwrap();
         let c = Config::from_sources(Some(&path), env(&[("CERTDESK_LISTEN", "127.0.0.1:7000")]))
             .unwrap();
+        assert_eq!(c.files_dir, PathBuf::from("/srv/certdesk/files"));
+        let c2 = Config::from_sources(Some(&path), env(&[("CERTDESK_FILES_DIR", "/mnt/uploads")]))
+            .unwrap();
+        assert_eq!(c2.files_dir, PathBuf::from("/mnt/uploads"));
         assert_eq!(c.database_url.expose(), "postgres://file/db");
         assert_eq!(
             c.listen,

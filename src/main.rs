@@ -173,6 +173,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             writeln!(out, "concurrency  = {}", c.concurrency)?;
             writeln!(out, "worker_listen = {}", c.worker_listen)?;
             writeln!(out, "lease_secs   = {}", c.lease_secs)?;
+            writeln!(out, "files_dir    = {}", c.files_dir.display())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve => {

@@ -134,3 +134,101 @@ async fn jobs_dead_lists_failures_and_retry_makes_one_owed_again() {
     let again = run(&["jobs", "retry", &id.to_string()]);
     assert!(!again.status.success(), "only a dead job can be retried");
 }
+
+/// Sends `head` (request line and headers) and `body`, then reads one response: (status,
+/// headers and body as text). Reads exactly the response's Content-Length, so it does not
+/// wait for the server to close.
+fn exchange(port: u16, head: &str, body: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let text = String::from_utf8_lossy(&response).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            if response.len() >= end + 4 + length {
+                let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+                return (status, text);
+            }
+        }
+        let n = stream.read(&mut buf).expect("the server answers in time");
+        assert!(n > 0, "connection closed early: {text}");
+        response.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[tokio::test]
+async fn serve_stores_uploads_in_files_dir_and_refuses_an_oversized_one_before_its_body() {
+    use certdesk_domain::clock::{Clock, SystemClock};
+
+    let db = TestDb::new().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let key = key_file(tmp.path());
+    let files_dir = tmp.path().join("uploads");
+    let pool = certdesk_store::db::pool(db.url(), 2).unwrap();
+    let now = SystemClock.now();
+    let user = {
+        let mut conn = pool.get().await.unwrap();
+        certdesk_store::testing::seed::person(&mut conn, "上传人", now).await
+    };
+    let token = certdesk_api::issue_token(&pool, user, "test", now, chrono::TimeDelta::hours(1))
+        .await
+        .unwrap();
+
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_certdesk"));
+    env_for(&mut cmd, db.url(), &key);
+    cmd.arg("serve")
+        .env("CERTDESK_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CERTDESK_FILES_DIR", &files_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _server = Killed(cmd.spawn().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(port, "/healthz").is_none() {
+        assert!(Instant::now() < deadline, "serve did not start listening");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A JPEG's frame header says 800×600; that is all the checks read.
+    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 16];
+    jpeg.extend(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+    jpeg.extend([0xFF, 0xC0, 0, 11, 8, 0x02, 0x58, 0x03, 0x20, 1, 1, 0x11, 0]);
+    jpeg.extend([0xFF, 0xD9]);
+    let head = |length: usize| {
+        format!(
+            "POST /api/v1/files?purpose=other HTTP/1.1\r\nHost: localhost\r\n\
+             Authorization: Bearer {token}\r\nContent-Type: image/jpeg\r\n\
+             Content-Length: {length}\r\nConnection: close\r\n\r\n"
+        )
+    };
+    let (status, text) = exchange(port, &head(jpeg.len()), &jpeg);
+    assert_eq!(status, 201, "{text}");
+    assert!(text.contains("\"width\":800"), "{text}");
+    let stored: Vec<_> = std::fs::read_dir(files_dir.join("sm3"))
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|f| std::fs::read(f.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(stored, [jpeg], "the object is in CERTDESK_FILES_DIR");
+
+    // 6 MiB announced, not one byte of it sent: the answer comes anyway.
+    let (status, text) = exchange(port, &head(6 * 1024 * 1024), &[]);
+    assert_eq!(status, 413, "{text}");
+    assert!(
+        text.contains("application/problem+json") && text.contains("\"code\":\"file_too_large\""),
+        "{text}"
+    );
+}

@@ -1,5 +1,6 @@
 //! The queries the API runs outside the runtime: bearer tokens, enterprise search, who
-//! belongs to an enterprise, the verify-admin lockout and read models of join requests.
+//! belongs to an enterprise, the verify-admin lockout, read models of join requests and the
+//! rows of uploaded files.
 //!
 //! Kept in one module with explicit diesel imports (DEPENDENCIES G6): `diesel::prelude::*`
 //! and `diesel_async::RunQueryDsl` must not meet. Nothing here changes workflow state; that
@@ -7,7 +8,8 @@
 
 use certdesk_runtime::Runtime;
 use certdesk_store::schema::{
-    admin_check_attempts, api_tokens, enterprises, history, instances, memberships, tasks, users,
+    admin_check_attempts, api_tokens, enterprises, files, history, instances, memberships, tasks,
+    users,
 };
 use chrono::{DateTime, Utc};
 use diesel::result::QueryResult;
@@ -445,6 +447,83 @@ pub(crate) async fn state_and_status(
         .find(instance)
         .first(conn)
         .await
+}
+
+// ---- files ---------------------------------------------------------------------------------
+
+/// An uploaded file's row (the bytes are in the file store, under `sm3`).
+#[derive(Debug, Clone, diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = files, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct FileRow {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub purpose: String,
+    pub media_type: String,
+    pub size_bytes: i64,
+    pub sm3: Vec<u8>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub original_filename: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A file row to insert.
+#[derive(Debug, diesel::Insertable)]
+#[diesel(table_name = files)]
+pub(crate) struct NewFile<'a> {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub purpose: &'a str,
+    pub media_type: &'a str,
+    pub size_bytes: i64,
+    pub sm3: &'a [u8],
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub original_filename: Option<&'a str>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One file by id.
+pub(crate) async fn file(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<FileRow>> {
+    files::table
+        .select(FileRow::as_select())
+        .find(id)
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The file this owner already uploaded with these bytes for this purpose, if any.
+pub(crate) async fn owned_file(
+    conn: &mut AsyncPgConnection,
+    owner: Uuid,
+    purpose: &str,
+    sm3: &[u8],
+) -> QueryResult<Option<FileRow>> {
+    files::table
+        .select(FileRow::as_select())
+        .filter(files::owner_id.eq(owner))
+        .filter(files::purpose.eq(purpose))
+        .filter(files::sm3.eq(sm3))
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Inserts a file row; `None` when the same owner, purpose and content already have one (a
+/// concurrent upload of the same bytes won the race).
+pub(crate) async fn insert_file(
+    conn: &mut AsyncPgConnection,
+    new: &NewFile<'_>,
+) -> QueryResult<Option<FileRow>> {
+    diesel::insert_into(files::table)
+        .values(new)
+        .on_conflict((files::owner_id, files::purpose, files::sm3))
+        .do_nothing()
+        .returning(FileRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
 }
 
 #[cfg(test)]

@@ -34,19 +34,23 @@ pub(crate) fn path_config() -> web::PathConfig {
 
 /// Query strings of the wrong shape.
 pub(crate) fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
-        let QueryPayloadError::Deserialize(inner) = &err else {
-            return ApiError::from_status(StatusCode::BAD_REQUEST).into();
-        };
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_query",
-            "Malformed query string",
-            "查询参数格式有误",
-            format!("the query string is not valid: {inner}"),
-        )
-        .into()
-    })
+    web::QueryConfig::default()
+        .error_handler(|err: QueryPayloadError, _req| query_error(&err).into())
+}
+
+/// The problem for a query string that does not parse (also for handlers that parse their
+/// query themselves, after authentication).
+pub(crate) fn query_error(err: &QueryPayloadError) -> ApiError {
+    let QueryPayloadError::Deserialize(inner) = err else {
+        return ApiError::from_status(StatusCode::BAD_REQUEST);
+    };
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "malformed_query",
+        "Malformed query string",
+        "查询参数格式有误",
+        format!("the query string is not valid: {inner}"),
+    )
 }
 
 fn json_error(err: JsonPayloadError) -> ApiError {

@@ -6,8 +6,9 @@
 //! DECISIONS 6) and the checks a request must pass before the durable runtime is asked to do
 //! anything. It never changes workflow state itself: every state change goes through
 //! [`certdesk_runtime::Runtime`], which writes it in one transaction with its history and
-//! outbox rows. It reads (and, for bearer tokens and the verify-admin lockout, writes) a few
-//! tables of `certdesk-store` directly.
+//! outbox rows. It reads (and, for bearer tokens, the verify-admin lockout and uploaded
+//! files, writes) a few tables of `certdesk-store` directly; uploaded bytes go to the
+//! [`files::FileStore`].
 //!
 //! Mount it with [`configure`] on an [`actix_web::App`] that holds a
 //! `web::Data<`[`ApiState`]`>`:
@@ -15,8 +16,9 @@
 //! ```no_run
 //! # fn mount(runtime: certdesk_runtime::Runtime) {
 //! use actix_web::{App, web};
+//! let files = certdesk_api::files::FileStore::in_memory();
 //! let app = App::new()
-//!     .app_data(web::Data::new(certdesk_api::ApiState { runtime }))
+//!     .app_data(web::Data::new(certdesk_api::ApiState { runtime, files }))
 //!     .configure(certdesk_api::configure);
 //! # let _ = app;
 //! # }
@@ -25,6 +27,7 @@
 mod auth;
 mod db;
 mod extract;
+pub mod files;
 mod health;
 mod mask;
 mod problem;
@@ -44,6 +47,8 @@ pub use request_id::{REQUEST_ID_HEADER, RequestId};
 pub struct ApiState {
     /// The workflow runtime.
     pub runtime: certdesk_runtime::Runtime,
+    /// Where uploaded files' bytes live.
+    pub files: files::FileStore,
 }
 
 /// Mounts `/api/v1`, `/healthz`, `/readyz` and `/metrics` (404 without [`Backends`]).

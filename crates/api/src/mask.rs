@@ -65,6 +65,44 @@ pub(crate) fn mask_phone(text: &str) -> String {
     mask_text(Kind::Phone, text)
 }
 
+/// Shortest run of digits [`mask_digit_runs`] hides: a mobile number has 11, identity and
+/// bank-account numbers more; dates and counters in camera file names have fewer.
+const MIN_MASKED_DIGITS: usize = 11;
+
+/// Free text (a file name) with every run of 11 or more ASCII digits masked: as a phone or an
+/// identity number when it is one (an identity number's trailing `X` counts), otherwise
+/// keeping its last four digits.
+pub(crate) fn mask_digit_runs(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && chars[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i - start == 17 && matches!(chars.get(i), Some('X' | 'x')) {
+            i += 1;
+        }
+        let run: String = chars[start..i].iter().collect();
+        if run.len() < MIN_MASKED_DIGITS {
+            out.push_str(&run);
+        } else if run.len() == 11 {
+            out.push_str(&mask_text(Kind::Phone, &run));
+        } else if run.len() == 18 {
+            out.push_str(&mask_text(Kind::IdNumber, &run));
+        } else {
+            out.push_str(&mask_generic(&run));
+        }
+    }
+    out
+}
+
 /// Keeps the last four characters of a long value and none of a short one.
 fn mask_generic(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
@@ -129,5 +167,24 @@ mod tests {
         assert_eq!(masked["reason"], "新入职");
         assert_eq!(masked["unknown"], 1);
         assert_eq!(mask_phone("123"), "****");
+    }
+
+    #[test]
+    fn long_digit_runs_in_free_text_are_masked() {
+        assert_eq!(
+            mask_digit_runs("张三18600008621身份证11010519491231002x.jpg"),
+            "张三186****8621身份证110105*****002X.jpg"
+        );
+        assert_eq!(
+            mask_digit_runs("回单6222020200112233445"),
+            "回单***************3445"
+        );
+        // Dates and short counters stay readable.
+        assert_eq!(
+            mask_digit_runs("IMG_20260301_123456.jpg"),
+            "IMG_20260301_123456.jpg"
+        );
+        // An 11-digit run that is no mobile number is still hidden.
+        assert_eq!(mask_digit_runs("00000000000"), "*******0000");
     }
 }

@@ -181,6 +181,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    files (id) {
+        id -> Uuid,
+        owner_id -> Uuid,
+        purpose -> Text,
+        media_type -> Text,
+        size_bytes -> Int8,
+        sm3 -> Bytea,
+        width -> Nullable<Int4>,
+        height -> Nullable<Int4>,
+        original_filename -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(staff_roles -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(memberships -> enterprises (enterprise_id));
@@ -189,6 +204,7 @@ diesel::joinable!(tasks -> instances (instance_id));
 diesel::joinable!(timers -> instances (instance_id));
 diesel::joinable!(history -> instances (instance_id));
 diesel::joinable!(notifications -> outbox (outbox_id));
+diesel::joinable!(files -> users (owner_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -205,4 +221,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     notifications,
     sms_sandbox,
+    files,
 );

@@ -1,6 +1,7 @@
 //! The routes of `/api/v1`.
 
 mod enterprises;
+mod files;
 mod join_requests;
 
 use actix_web::{HttpResponse, web};
@@ -17,6 +18,21 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/enterprises/{id}/join-requests")
             .route(web::get().to(join_requests::list_for_enterprise))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/files")
+            .route(web::post().to(files::upload))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/files/{id}")
+            .route(web::get().to(files::detail))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/files/{id}/content")
+            .route(web::get().to(files::content))
             .default_service(web::to(method_not_allowed)),
     )
     .service(

@@ -31,6 +31,7 @@ async fn readyz_is_503_when_postgres_does_not_answer() {
     let w = Dead {
         state: ApiState {
             runtime: runtime("postgres://postgres@127.0.0.1:1/none", clock),
+            files: certdesk_api::files::FileStore::in_memory(),
         },
     };
     let app = app!(w);

@@ -1,4 +1,4 @@
-//! The `/api/v1` join-request API against a real PostgreSQL (one test database per test).
+//! The `/api/v1` API against a real PostgreSQL (one test database per test).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
@@ -6,6 +6,7 @@
 mod support;
 
 mod enterprises;
+mod files;
 mod health;
 mod join_requests;
 mod problems;

@@ -9,13 +9,14 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::test::TestRequest;
+use certdesk_api::files::FileStore;
 use certdesk_api::{ApiState, issue_token};
 use certdesk_audit::Signer;
 use certdesk_domain::calendar::BusinessCalendar;
 use certdesk_domain::clock::{Clock, ManualClock};
 use certdesk_engine::{Catalog, Environment, Templates};
 use certdesk_runtime::Runtime;
-use certdesk_store::schema::{instances, users};
+use certdesk_store::schema::{files, instances, users};
 use certdesk_store::testing::{TestDb, seed};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use diesel::{ExpressionMethods, QueryDsl};
@@ -52,6 +53,8 @@ pub struct World {
     pub state: ApiState,
     pub clock: Arc<ManualClock>,
     _db: TestDb,
+    /// The folder the file store writes to (a real local store, as in production).
+    pub files_dir: tempfile::TempDir,
     /// 福州示例科技有限公司: admins `admin` and `admin2`.
     pub enterprise: Uuid,
     /// Another enterprise, whose only admin is `other_admin`.
@@ -127,11 +130,14 @@ impl World {
         ));
         let runtime = runtime(db.url(), clock.clone());
         runtime.sync_definitions().await.unwrap();
-        let state = ApiState { runtime };
+        let files_dir = tempfile::tempdir().unwrap();
+        let files = FileStore::local(files_dir.path()).unwrap();
+        let state = ApiState { runtime, files };
         let mut w = World {
             state,
             clock,
             _db: db,
+            files_dir,
             enterprise: Uuid::nil(),
             other_enterprise: Uuid::nil(),
             applicant: User {
@@ -223,6 +229,28 @@ impl World {
             .get_result(&mut conn)
             .await
             .unwrap()
+    }
+
+    pub async fn file_count(&self) -> i64 {
+        let mut conn = self.conn().await;
+        files::table.count().get_result(&mut conn).await.unwrap()
+    }
+
+    /// Every file under the file store's folder (objects, and any staging file left behind).
+    pub fn stored_objects(&self) -> Vec<std::path::PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else {
+                    out.push(path);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.files_dir.path(), &mut out);
+        out
     }
 
     pub async fn instance_state(&self, id: Uuid) -> String {
@@ -319,6 +347,20 @@ impl Reply {
             })
             .unwrap_or_default()
     }
+}
+
+/// Sends a request and reads the reply's raw bytes.
+pub async fn send_bytes<S, R, B, E>(app: &S, req: R) -> (StatusCode, HeaderMap, Vec<u8>)
+where
+    S: Service<R, Response = ServiceResponse<B>, Error = E>,
+    E: std::fmt::Debug,
+    B: MessageBody,
+{
+    let res = actix_web::test::call_service(app, req).await;
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = actix_web::test::read_body(res).await;
+    (status, headers, bytes.to_vec())
 }
 
 /// Sends a request and reads the reply.
