@@ -6,17 +6,17 @@
 //! DECISIONS 6) and the checks a request must pass before the durable runtime is asked to do
 //! anything. It never changes workflow state itself: every state change goes through
 //! [`certdesk_runtime::Runtime`], which writes it in one transaction with its history and
-//! outbox rows. It reads (and, for bearer tokens and the verify-admin lockout, writes) a few
-//! tables of `certdesk-store` directly.
+//! outbox rows. It reads (and, for bearer tokens, logins and the verify-admin lockout,
+//! writes) a few tables of `certdesk-store` directly; [`identity`] owns applicant login.
 //!
 //! Mount it with [`configure`] on an [`actix_web::App`] that holds a
 //! `web::Data<`[`ApiState`]`>`:
 //!
 //! ```no_run
-//! # fn mount(runtime: certdesk_runtime::Runtime) {
+//! # fn mount(runtime: certdesk_runtime::Runtime, identity: certdesk_api::identity::Identity) {
 //! use actix_web::{App, web};
 //! let app = App::new()
-//!     .app_data(web::Data::new(certdesk_api::ApiState { runtime }))
+//!     .app_data(web::Data::new(certdesk_api::ApiState { runtime, identity }))
 //!     .configure(certdesk_api::configure);
 //! # let _ = app;
 //! # }
@@ -26,6 +26,7 @@ mod auth;
 mod db;
 mod extract;
 mod health;
+pub mod identity;
 mod mask;
 mod problem;
 mod request_id;
@@ -44,6 +45,8 @@ pub use request_id::{REQUEST_ID_HEADER, RequestId};
 pub struct ApiState {
     /// The workflow runtime.
     pub runtime: certdesk_runtime::Runtime,
+    /// Login by SMS code and password: the SMS gateway, the code key and the limits.
+    pub identity: identity::Identity,
 }
 
 /// Mounts `/api/v1`, `/healthz`, `/readyz` and `/metrics` (404 without [`Backends`]).

@@ -8,4 +8,5 @@ mod support;
 mod enterprises;
 mod health;
 mod join_requests;
+mod login;
 mod problems;

@@ -9,11 +9,13 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::test::TestRequest;
+use certdesk_api::identity::{CodeKey, Identity};
 use certdesk_api::{ApiState, issue_token};
 use certdesk_audit::Signer;
 use certdesk_domain::calendar::BusinessCalendar;
 use certdesk_domain::clock::{Clock, ManualClock};
 use certdesk_engine::{Catalog, Environment, Templates};
+use certdesk_notify::SandboxSms;
 use certdesk_runtime::Runtime;
 use certdesk_store::schema::{instances, users};
 use certdesk_store::testing::{TestDb, seed};
@@ -51,6 +53,8 @@ pub struct User {
 pub struct World {
     pub state: ApiState,
     pub clock: Arc<ManualClock>,
+    /// The SMS gateway stand-in the API sends codes through.
+    pub sms: SandboxSms,
     _db: TestDb,
     /// 福州示例科技有限公司: admins `admin` and `admin2`.
     pub enterprise: Uuid,
@@ -90,6 +94,16 @@ pub fn runtime(url: &str, clock: Arc<ManualClock>) -> Runtime {
     Runtime::new(pool, Signer::generate(), clock, registry, env)
 }
 
+/// An SMS sandbox over its own small pool of `url` (as `certdesk serve` gives it).
+pub fn sandbox_sms(url: &str, clock: Arc<ManualClock>) -> SandboxSms {
+    SandboxSms::new(certdesk_store::db::pool(url, 4).unwrap(), clock)
+}
+
+/// The identity part of the API state: codes sent through `sms`, a fresh random key.
+pub fn identity(sms: SandboxSms) -> Identity {
+    Identity::new(Arc::new(sms), CodeKey::generate().unwrap())
+}
+
 /// A valid unified social credit code (GB 32100-2015 check character) from 17 characters.
 pub fn uscc(first17: &str) -> String {
     const CHARS: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
@@ -127,10 +141,15 @@ impl World {
         ));
         let runtime = runtime(db.url(), clock.clone());
         runtime.sync_definitions().await.unwrap();
-        let state = ApiState { runtime };
+        let sms = sandbox_sms(db.url(), clock.clone());
+        let state = ApiState {
+            runtime,
+            identity: identity(sms.clone()),
+        };
         let mut w = World {
             state,
             clock,
+            sms,
             _db: db,
             enterprise: Uuid::nil(),
             other_enterprise: Uuid::nil(),
@@ -343,4 +362,31 @@ where
         headers,
         body,
     }
+}
+
+/// Runs futures concurrently on this task and returns their outputs in order (the app under
+/// test is not `Send`, so requests cannot be spawned; interleaved they still race in the
+/// database, where each holds its own connection).
+pub async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    use std::task::Poll;
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (slot, future) in out.iter_mut().zip(futures.iter_mut()) {
+            if slot.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(v) => *slot = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(Option::unwrap).collect()
 }
