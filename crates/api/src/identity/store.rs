@@ -352,31 +352,31 @@ pub(crate) async fn attempt_succeeded(conn: &mut AsyncPgConnection, id: Uuid) ->
 
 // ---- password lockout ----------------------------------------------------------------------
 
-/// Until when the phone's password login is locked, if it is at `now`.
-pub(crate) async fn password_locked_until(
-    conn: &mut AsyncPgConnection,
-    phone: &str,
-    now: DateTime<Utc>,
-) -> QueryResult<Option<DateTime<Utc>>> {
-    let until: Option<Option<DateTime<Utc>>> = password_lockouts::table
-        .select(password_lockouts::locked_until)
-        .filter(password_lockouts::phone.eq(phone))
-        .first(conn)
-        .await
-        .optional()?;
-    Ok(until.flatten().filter(|t| *t > now))
+/// Whether a password may be checked for a phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PasswordTry {
+    /// Counted as wrong until a right password resets the count: this is the `failures`-th
+    /// try in a row, and `locked_until` is set when it is the last one allowed.
+    Allowed {
+        failures: i32,
+        locked_until: Option<DateTime<Utc>>,
+    },
+    /// Locked until then; nothing is checked.
+    Locked { until: DateTime<Utc> },
 }
 
-/// Counts one wrong password in one statement (concurrent ones all count). A lock that has run
-/// out starts the count again; the `max`-th failure locks the phone for `lock`.
-pub(crate) async fn record_password_failure(
+/// Counts a password try as wrong *before* it is checked, in one statement, unless the phone is
+/// locked. Concurrent tries are serialised on the phone's row, so however many arrive at once
+/// at most `max` are checked per lock period; the `max`-th locks the phone for `lock` (a right
+/// password then resets it). A lock that has run out starts the count again.
+pub(crate) async fn reserve_password_try(
     conn: &mut AsyncPgConnection,
     phone: &str,
     now: DateTime<Utc>,
     max: i32,
     lock: TimeDelta,
-) -> QueryResult<Attempts> {
-    diesel::sql_query(
+) -> QueryResult<PasswordTry> {
+    let counted: Option<Attempts> = diesel::sql_query(
         "INSERT INTO password_lockouts AS p (phone, failures, locked_until, updated_at) \
          VALUES ($1, 1, CASE WHEN 1 >= $3 THEN $4 END, $2) \
          ON CONFLICT (phone) DO UPDATE SET \
@@ -385,6 +385,7 @@ pub(crate) async fn record_password_failure(
                  WHEN (CASE WHEN p.locked_until <= $2 THEN 1 ELSE p.failures + 1 END) >= $3 \
                  THEN $4 END, \
              updated_at = $2 \
+         WHERE p.locked_until IS NULL OR p.locked_until <= $2 \
          RETURNING failures, locked_until",
     )
     .bind::<Text, _>(phone)
@@ -393,6 +394,22 @@ pub(crate) async fn record_password_failure(
     .bind::<Timestamptz, _>(now + lock)
     .get_result(conn)
     .await
+    .optional()?;
+    if let Some(a) = counted {
+        return Ok(PasswordTry::Allowed {
+            failures: a.failures,
+            locked_until: a.locked_until,
+        });
+    }
+    // Locked: the row exists and its lock has not run out.
+    let until: Option<DateTime<Utc>> = password_lockouts::table
+        .select(password_lockouts::locked_until)
+        .filter(password_lockouts::phone.eq(phone))
+        .first(conn)
+        .await?;
+    Ok(PasswordTry::Locked {
+        until: until.unwrap_or(now + lock),
+    })
 }
 
 /// Forgets a phone's wrong passwords (after a right one, or a new password).

@@ -17,7 +17,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use certdesk_domain::ident::Phone;
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, SubsecRound as _, Utc};
 use diesel_async::AsyncConnection as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -28,7 +28,9 @@ use crate::auth::new_token;
 use crate::db;
 use crate::extract::parse_body;
 use crate::identity::code::{generate_code, is_code_shaped, sms_text};
-use crate::identity::store::{self, Account, Attempt, AttemptKind, CodeCheck, NewCode, Requested};
+use crate::identity::store::{
+    self, Account, Attempt, AttemptKind, CodeCheck, NewCode, PasswordTry, Requested,
+};
 use crate::identity::{Identity, Purpose, beijing_day, ip_bucket, password};
 use crate::problem::{ApiError, FieldProblem};
 use crate::{ApiState, Caller};
@@ -289,7 +291,8 @@ pub(crate) async fn create_session(
     let (phone, credential, device) = body.check()?;
     let runtime = &state.runtime;
     let identity = &state.identity;
-    let now = runtime.clock().now();
+    // PostgreSQL keeps microseconds: the expiry shown is the one stored.
+    let now = runtime.clock().now().trunc_subsecs(6);
     let ip = ip_bucket(req.peer_addr().map(|a| a.ip()));
     let kind = match credential {
         Credential::Code(_) => AttemptKind::Code,
@@ -397,9 +400,8 @@ async fn code_login(
     }
 }
 
-/// Logs in by password. The lock is checked first (a locked phone gets no verification at
-/// all); an unknown phone, a staff phone and a phone without a password verify against a dummy
-/// hash and fail like a wrong password.
+/// Logs in by password (see [`check_password`]); an unknown phone, a staff phone and a phone
+/// without a password verify against a dummy hash and fail like a wrong password.
 async fn password_login(
     runtime: &certdesk_runtime::Runtime,
     login: &Login<'_>,
@@ -408,26 +410,24 @@ async fn password_login(
     let phone = login.phone.as_str();
     let account = {
         let mut conn = db::conn(runtime).await?;
-        if let Some(until) = store::password_locked_until(&mut conn, phone, login.now).await? {
-            return Err(password_locked(until, login.now));
-        }
         store::account_by_phone(&mut conn, phone)
             .await?
             .filter(Account::is_applicant)
     };
     let stored = account.as_ref().and_then(|a| a.password_hash.clone());
-    let right = verify_password(password, stored).await?;
+    check_password(
+        runtime,
+        login.identity,
+        login.phone,
+        "password",
+        password,
+        stored,
+        login.now,
+    )
+    .await?;
+    // A right password implies a stored hash, so an account.
+    let account = account.ok_or_else(|| ApiError::internal("password matched without account"))?;
     let mut conn = db::conn(runtime).await?;
-    let Some(account) = account.filter(|_| right) else {
-        return Err(password_failed(
-            &mut conn,
-            login.identity,
-            login.phone,
-            "password",
-            login.now,
-        )
-        .await);
-    };
     let token_id = conn
         .transaction::<_, diesel::result::Error, _>(async |conn| {
             store::reset_password_failures(conn, phone).await?;
@@ -451,49 +451,55 @@ async fn password_login(
     })
 }
 
-/// Verifies a password on the blocking pool (argon2 takes tens of milliseconds of CPU).
-pub(crate) async fn verify_password(
-    password: String,
-    stored: Option<String>,
-) -> Result<bool, ApiError> {
-    web::block(move || password::verify(&password, stored.as_deref()))
-        .await
-        .map_err(ApiError::internal)
-}
-
-/// Counts a wrong password for the phone and answers with what that leaves.
-pub(crate) async fn password_failed(
-    conn: &mut diesel_async::AsyncPgConnection,
+/// Checks `password` against the `stored` hash of `phone`'s account under the phone's lock.
+///
+/// The try is counted as wrong before the check (a locked phone gets no check at all), so
+/// concurrent guesses cannot outrun the lock; a right password must then be followed by
+/// [`store::reset_password_failures`] in the caller's transaction. argon2 runs on the blocking
+/// pool, and without a stored hash against a dummy one, so every answer takes as long.
+pub(crate) async fn check_password(
+    runtime: &certdesk_runtime::Runtime,
     identity: &Identity,
     phone: &Phone,
     field: &'static str,
+    password: String,
+    stored: Option<String>,
     now: DateTime<Utc>,
-) -> ApiError {
+) -> Result<(), ApiError> {
     let limits = identity.limits();
-    let attempts = match store::record_password_failure(
-        conn,
-        phone.as_str(),
-        now,
-        limits.max_password_failures,
-        limits.password_lock,
-    )
-    .await
-    {
-        Ok(a) => a,
-        Err(e) => return ApiError::internal(e),
+    let reserved = {
+        let mut conn = db::conn(runtime).await?;
+        store::reserve_password_try(
+            &mut conn,
+            phone.as_str(),
+            now,
+            limits.max_password_failures,
+            limits.password_lock,
+        )
+        .await?
     };
+    let (failures, locked_until) = match reserved {
+        PasswordTry::Locked { until } => return Err(password_locked(until, now)),
+        PasswordTry::Allowed {
+            failures,
+            locked_until,
+        } => (failures, locked_until),
+    };
+    let right = web::block(move || password::verify(&password, stored.as_deref()))
+        .await
+        .map_err(ApiError::internal)?;
+    if right {
+        return Ok(());
+    }
     tracing::info!(
         phone = %phone.mask(),
-        password.failures = attempts.failures,
+        password.failures = failures,
         "wrong password"
     );
-    match attempts.locked_until {
+    Err(match locked_until {
         Some(until) if until > now => password_locked(until, now),
-        _ => credentials_invalid(
-            field,
-            (limits.max_password_failures - attempts.failures).max(0),
-        ),
-    }
+        _ => credentials_invalid(field, (limits.max_password_failures - failures).max(0)),
+    })
 }
 
 // ---- tokens and logout ---------------------------------------------------------------------
@@ -787,7 +793,7 @@ fn credentials_invalid(field: &'static str, remaining: i32) -> ApiError {
     .with_extension("remaining_attempts", remaining)
 }
 
-pub(crate) fn password_locked(until: DateTime<Utc>, now: DateTime<Utc>) -> ApiError {
+fn password_locked(until: DateTime<Utc>, now: DateTime<Utc>) -> ApiError {
     let shown = until.with_timezone(&BEIJING).format("%H:%M");
     with_retry_after(
         ApiError::new(

@@ -15,8 +15,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::auth::{
-    begin_attempt, caller_account, code_format, code_or_password, code_refused, own_phone,
-    password_failed, password_locked, verify_password,
+    begin_attempt, caller_account, check_password, code_format, code_or_password, code_refused,
+    own_phone,
 };
 use crate::db;
 use crate::extract::parse_body;
@@ -177,20 +177,17 @@ pub(crate) async fn set_password(
             }
         }
         Proof::Current(current) => {
+            check_password(
+                runtime,
+                identity,
+                &phone,
+                "current_password",
+                current,
+                account.password_hash.clone(),
+                now,
+            )
+            .await?;
             let mut conn = db::conn(runtime).await?;
-            if let Some(until) =
-                store::password_locked_until(&mut conn, phone.as_str(), now).await?
-            {
-                return Err(password_locked(until, now));
-            }
-            drop(conn);
-            let right = verify_password(current, account.password_hash.clone()).await?;
-            let mut conn = db::conn(runtime).await?;
-            if !right {
-                return Err(
-                    password_failed(&mut conn, identity, &phone, "current_password", now).await,
-                );
-            }
             conn.transaction::<_, diesel::result::Error, _>(async |conn| store_it(conn).await)
                 .await?;
         }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::test::TestRequest;
-use certdesk_store::schema::{api_tokens, login_attempts, login_codes, users};
+use certdesk_store::schema::{api_tokens, login_attempts, login_codes, password_lockouts, users};
 use chrono::{TimeDelta, TimeZone, Utc};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
@@ -881,6 +881,61 @@ async fn an_unknown_phone_and_a_wrong_password_answer_alike() {
         r.problem(429, "password_locked");
         assert_eq!(r.header("retry-after"), Some("900"), "{phone}");
     }
+}
+
+#[actix_web::test]
+async fn concurrent_wrong_passwords_cannot_outrun_the_lock() {
+    let w = World::new().await;
+    let app = app!(w);
+    let user = user_of(&sms_login!(w, app, NEW_PHONE));
+    w.clock.advance(TimeDelta::seconds(60));
+    set_password!(w, app, user, NEW_PHONE, "abc12345");
+    // Ten guesses at once, from ten addresses: five are checked, the rest meet the lock.
+    let replies = join_all(
+        (0..10)
+            .map(|i| {
+                send(
+                    &app,
+                    session(
+                        with_password(NEW_PHONE, &format!("guess{i:04}")),
+                        &format!("10.4.0.{i}"),
+                    )
+                    .to_request(),
+                )
+            })
+            .collect(),
+    )
+    .await;
+    let codes: Vec<&str> = replies
+        .iter()
+        .map(|r| r.body["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes
+            .iter()
+            .filter(|c| **c == "credentials_invalid")
+            .count(),
+        4,
+        "{codes:?}"
+    );
+    assert_eq!(
+        codes.iter().filter(|c| **c == "password_locked").count(),
+        6,
+        "{codes:?}"
+    );
+    let mut conn = w.conn().await;
+    let failures: i32 = password_lockouts::table
+        .select(password_lockouts::failures)
+        .find(NEW_PHONE)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(failures, 5);
+    call!(
+        app,
+        session(with_password(NEW_PHONE, "abc12345"), "10.4.1.1")
+    )
+    .problem(429, "password_locked");
 }
 
 #[actix_web::test]
