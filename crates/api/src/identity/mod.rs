@@ -10,7 +10,7 @@
 //!   code of the same phone and purpose replaces it. A phone gets a new code at most every 60 s
 //!   and a capped number per Beijing day; so does an IP.
 //! - **Passwords**: argon2id PHC strings ([`password`]); 5 wrong passwords lock a phone for 15
-//!   minutes. The lock is kept per phone whether or not an account has it, and an unknown phone
+//!   minutes (each try is counted before it is checked, so a burst cannot outrun the lock). The lock is kept per phone whether or not an account has it, and an unknown phone
 //!   costs one argon2 verification like a known one, so neither answers nor timing tell who has
 //!   an account.
 //! - **The per-IP limit**: every code entry and password attempt is written down as a failure
@@ -25,7 +25,7 @@
 //! All of it lives in PostgreSQL (migration `000011_identity`), not Redis: API processes are
 //! stateless, and logging in must keep working, and keep being limited, while Redis is down.
 //! Time is the runtime clock's, so tests move it instead of sleeping. The queries are in
-//! [`store`]; the HTTP handlers in `routes::auth` and `routes::me`.
+//! `store`; the HTTP handlers in `routes::auth` and `routes::me`.
 
 pub mod code;
 pub mod password;

@@ -9,6 +9,9 @@
 //!   and of concurrent right ones exactly one consumes the code.
 //! - An attempt is inserted as a failure under an advisory lock on its IP after counting the
 //!   IP's failures in the window, so no burst gets past the per-IP limit.
+//! - A password try is counted as wrong, in the upsert that refuses a locked phone, before the
+//!   password is checked; a right one resets the count. A burst for one phone gets at most
+//!   [`Limits::max_password_failures`] checks.
 
 use certdesk_store::schema::{login_attempts, login_codes, password_lockouts, users};
 use chrono::{DateTime, TimeDelta, Utc};
