@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use actix_web::web;
 use certdesk_api::files::FileStore;
+use certdesk_api::identity::{CodeKey, Identity, Limits};
 use certdesk_api::{Backends, BoxFuture};
 use certdesk_notify::{SandboxSms, SmtpConfig, SmtpSender};
 use certdesk_runtime::Runtime;
@@ -183,6 +184,45 @@ fn effects(config: &Config) -> anyhow::Result<Arc<dyn Executor>> {
     Ok(Arc::new(effects))
 }
 
+/// The key of the login-code hashes: `code_key` if set, else the file `code_key_file`, made
+/// there on the first start (as `certdesk keys code-key` would). Every API process must use the
+/// same key, or a code sent by one fails at another: several hosts share the file or set
+/// `CERTDESK_CODE_KEY`, hence the warning when a key is made.
+fn code_key(config: &Config) -> anyhow::Result<CodeKey> {
+    if let Some(key) = &config.code_key {
+        return Ok(key.clone());
+    }
+    let (key, created) = CodeKey::load_or_create(&config.code_key_file)
+        .context("the login-code key (code_key_file / CERTDESK_CODE_KEY_FILE)")?;
+    if created {
+        tracing::warn!(
+            path = %config.code_key_file.display(),
+            "no login-code key: made a new one; every API process must share it (copy the file or set CERTDESK_CODE_KEY)"
+        );
+    }
+    Ok(key)
+}
+
+/// Login by SMS code and password for the API: the SMS sandbox (on its own connections, as
+/// for the workers), the key and the configured limits.
+fn identity(config: &Config, key: CodeKey) -> anyhow::Result<Identity> {
+    let sms = SandboxSms::new(
+        certdesk_store::db::pool(config.database_url.expose(), 4)?,
+        Arc::new(SystemClock),
+    );
+    let days = |n: usize| chrono::TimeDelta::days(i64::try_from(n).unwrap_or(i64::MAX));
+    let limits = Limits {
+        daily_codes_per_phone: i64::try_from(config.sms_daily_per_phone).unwrap_or(i64::MAX),
+        daily_codes_per_ip: i64::try_from(config.sms_daily_per_ip).unwrap_or(i64::MAX),
+        ip_failures: i64::try_from(config.login_failures_per_ip).unwrap_or(i64::MAX),
+        token_ttl: days(config.token_days),
+        ..Limits::default()
+    };
+    Ok(Identity::new(Arc::new(sms), key)
+        .with_limits(limits)
+        .with_brand(config.brand.clone()))
+}
+
 fn worker_settings(config: &Config) -> WorkerSettings {
     let mut settings = WorkerSettings::new(
         config.database_url.expose().to_owned(),
@@ -220,14 +260,16 @@ async fn terminated() {
 
 /// Serves `/api/v1`, `/healthz`, `/readyz` and `/metrics` until interrupted.
 pub async fn serve(config: &Config) -> anyhow::Result<()> {
+    let identity = identity(config, code_key(config)?)?;
     let runtime = runtime(config)?;
     runtime.sync_definitions().await?;
-    http(config, &runtime, None).await
+    http(config, &runtime, identity, None).await
 }
 
 async fn http(
     config: &Config,
     runtime: &Runtime,
+    identity: Identity,
     metrics: Option<Arc<Metrics>>,
 ) -> anyhow::Result<()> {
     let files = FileStore::local(&config.files_dir).with_context(|| {
@@ -239,6 +281,7 @@ async fn http(
     let state = web::Data::new(certdesk_api::ApiState {
         runtime: runtime.clone(),
         files,
+        identity,
     });
     let backends = backends(config, runtime, false, metrics);
     tracing::info!(listen = %config.listen, "serving");
@@ -262,10 +305,13 @@ pub async fn work(config: &Config) -> anyhow::Result<()> {
     runtime.sync_definitions().await?;
     let executor = effects(config)?;
     let metrics = Arc::new(Metrics::default());
+    // The probes never send or check a code: a throw-away key keeps `work` free of the
+    // login-code key it has no use for.
     let state = web::Data::new(certdesk_api::ApiState {
         runtime: runtime.clone(),
         // This server mounts the probes only: it serves no uploads, so it needs no folder.
         files: FileStore::in_memory(),
+        identity: identity(config, CodeKey::generate()?)?,
     });
     let backends = backends(config, &runtime, true, Some(metrics.clone()));
     let probes = actix_web::HttpServer::new(move || {
@@ -302,6 +348,7 @@ pub async fn work(config: &Config) -> anyhow::Result<()> {
 
 /// `serve` and `work` in one process (the README's run command).
 pub async fn all(config: &Config) -> anyhow::Result<()> {
+    let identity = identity(config, code_key(config)?)?;
     let runtime = worker_runtime(config)?;
     runtime.sync_definitions().await?;
     let executor = effects(config)?;
@@ -315,7 +362,7 @@ pub async fn all(config: &Config) -> anyhow::Result<()> {
         shutdown,
     ));
     // The HTTP server stops on SIGINT/SIGTERM; the workers follow.
-    let served = http(config, &runtime, Some(metrics)).await;
+    let served = http(config, &runtime, identity, Some(metrics)).await;
     trigger.trigger();
     let summary = workers.await?;
     tracing::info!(?summary, "workers stopped");

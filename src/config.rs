@@ -6,6 +6,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use certdesk_api::identity::CodeKey;
 use serde::Deserialize;
 
 /// A value that must not be printed (passwords inside URLs).
@@ -74,6 +75,21 @@ pub struct Config {
     /// Folder uploaded files are stored in, by SM3 (`CERTDESK_FILES_DIR`); created if missing.
     /// Every `serve` process must see the same folder (a shared volume).
     pub files_dir: PathBuf,
+    /// The key of the login-code hashes, hex or base64, at least 32 bytes
+    /// (`CERTDESK_CODE_KEY`); when unset, `code_key_file` is read.
+    pub code_key: Option<CodeKey>,
+    /// File holding the login-code key (`CERTDESK_CODE_KEY_FILE`), written by
+    /// `certdesk keys code-key` or, when missing, by the first `serve` / `all`.
+    pub code_key_file: PathBuf,
+    /// SMS codes one phone may be sent per Beijing day (`CERTDESK_SMS_DAILY_PER_PHONE`).
+    pub sms_daily_per_phone: usize,
+    /// SMS codes one IP may ask for per Beijing day (`CERTDESK_SMS_DAILY_PER_IP`).
+    pub sms_daily_per_ip: usize,
+    /// Failed code entries and password attempts one IP may make per 10 minutes
+    /// (`CERTDESK_LOGIN_FAILURES_PER_IP`).
+    pub login_failures_per_ip: usize,
+    /// Days a bearer token from a login is valid (`CERTDESK_TOKEN_DAYS`).
+    pub token_days: usize,
 }
 
 /// The file layer: every key optional.
@@ -98,6 +114,12 @@ struct FileLayer {
     worker_listen: Option<String>,
     lease_secs: Option<usize>,
     files_dir: Option<PathBuf>,
+    code_key: Option<Secret>,
+    code_key_file: Option<PathBuf>,
+    sms_daily_per_phone: Option<usize>,
+    sms_daily_per_ip: Option<usize>,
+    login_failures_per_ip: Option<usize>,
+    token_days: Option<usize>,
 }
 
 /// A setting that is missing or malformed.
@@ -221,6 +243,43 @@ impl Config {
         let consumers = count("consumers", "CERTDESK_CONSUMERS", layer.consumers, 1)?;
         let concurrency = count("concurrency", "CERTDESK_CONCURRENCY", layer.concurrency, 16)?;
         let lease_secs = count("lease_secs", "CERTDESK_LEASE_SECS", layer.lease_secs, 60)?;
+        let sms_daily_per_phone = count(
+            "sms_daily_per_phone",
+            "CERTDESK_SMS_DAILY_PER_PHONE",
+            layer.sms_daily_per_phone,
+            10,
+        )?;
+        let sms_daily_per_ip = count(
+            "sms_daily_per_ip",
+            "CERTDESK_SMS_DAILY_PER_IP",
+            layer.sms_daily_per_ip,
+            50,
+        )?;
+        let login_failures_per_ip = count(
+            "login_failures_per_ip",
+            "CERTDESK_LOGIN_FAILURES_PER_IP",
+            layer.login_failures_per_ip,
+            30,
+        )?;
+        let token_days = count("token_days", "CERTDESK_TOKEN_DAYS", layer.token_days, 30)?;
+        if token_days > 3650 {
+            return Err(ConfigError::Invalid {
+                key: "token_days",
+                env: "CERTDESK_TOKEN_DAYS",
+                message: "must be at most 3650".into(),
+            });
+        }
+        // The key's text is never part of an error message.
+        let code_key = env("CERTDESK_CODE_KEY")
+            .map(Secret)
+            .or(layer.code_key)
+            .map(|text| CodeKey::parse(text.expose()))
+            .transpose()
+            .map_err(|e| ConfigError::Invalid {
+                key: "code_key",
+                env: "CERTDESK_CODE_KEY",
+                message: e.to_string(),
+            })?;
         let worker_listen = match text(
             "worker_listen",
             "CERTDESK_WORKER_LISTEN",
@@ -286,6 +345,16 @@ impl Config {
             worker_listen,
             lease_secs,
             files_dir: path_of("CERTDESK_FILES_DIR", layer.files_dir, "data/files"),
+            code_key,
+            code_key_file: path_of(
+                "CERTDESK_CODE_KEY_FILE",
+                layer.code_key_file,
+                "keys/login-code.key",
+            ),
+            sms_daily_per_phone,
+            sms_daily_per_ip,
+            login_failures_per_ip,
+            token_days,
         })
     }
 }
@@ -347,6 +416,46 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("postgres://"), "{e}");
+    }
+
+    #[test]
+    fn the_code_key_is_checked_and_never_shown() {
+        let c = Config::from_sources(None, env(BASE)).unwrap();
+        assert!(c.code_key.is_none());
+        assert_eq!(c.code_key_file, PathBuf::from("keys/login-code.key"));
+        assert_eq!(
+            (
+                c.sms_daily_per_phone,
+                c.sms_daily_per_ip,
+                c.login_failures_per_ip,
+                c.token_days
+            ),
+            (10, 50, 30, 30)
+        );
+        let key = "ab".repeat(32);
+        let mut vars = BASE.to_vec();
+        vars.push(("CERTDESK_CODE_KEY", &key));
+        let c = Config::from_sources(None, env(&vars)).unwrap();
+        assert_eq!(c.code_key.as_ref().unwrap().to_hex(), key);
+        assert!(
+            !format!("{c:?}").contains(&key[..16]),
+            "the key leaked into Debug"
+        );
+
+        let short = "cd".repeat(16);
+        let mut vars = BASE.to_vec();
+        vars.push(("CERTDESK_CODE_KEY", &short));
+        let e = Config::from_sources(None, env(&vars))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CERTDESK_CODE_KEY") && e.contains("32"), "{e}");
+        assert!(!e.contains(&short), "{e}");
+        let mut vars = BASE.to_vec();
+        vars.push(("CERTDESK_LOGIN_FAILURES_PER_IP", "0"));
+        let e = Config::from_sources(None, env(&vars))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CERTDESK_LOGIN_FAILURES_PER_IP"), "{e}");
     }
 
     #[test]

@@ -46,7 +46,7 @@ enum Command {
     /// Inspect and revive effects that failed for good.
     #[command(subcommand)]
     Jobs(Jobs),
-    /// Manage the SM2 key that signs the decision history.
+    /// Manage the SM2 key that signs the decision history and the key of login-code hashes.
     #[command(subcommand)]
     Keys(Keys),
     /// Verify or export the signed decision history.
@@ -74,6 +74,14 @@ enum Keys {
     /// Generate a new SM2 signing key at the configured path (refuses to overwrite).
     Generate {
         /// Where to write the private key [default: the configured signing_key].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Generate the secret that keys the hashes of SMS login codes, at the configured
+    /// code_key_file (refuses to overwrite; `serve` makes one when it is missing). Every API
+    /// process must share it.
+    CodeKey {
+        /// Where to write it [default: the configured code_key_file].
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -174,6 +182,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             writeln!(out, "worker_listen = {}", c.worker_listen)?;
             writeln!(out, "lease_secs   = {}", c.lease_secs)?;
             writeln!(out, "files_dir    = {}", c.files_dir.display())?;
+            writeln!(
+                out,
+                "code_key     = {}",
+                if c.code_key.is_some() {
+                    "*** (CERTDESK_CODE_KEY)"
+                } else {
+                    "- (read from code_key_file)"
+                }
+            )?;
+            writeln!(out, "code_key_file = {}", c.code_key_file.display())?;
+            writeln!(out, "sms_daily_per_phone = {}", c.sms_daily_per_phone)?;
+            writeln!(out, "sms_daily_per_ip = {}", c.sms_daily_per_ip)?;
+            writeln!(out, "login_failures_per_ip = {}", c.login_failures_per_ip)?;
+            writeln!(out, "token_days   = {}", c.token_days)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve => {
@@ -268,6 +290,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 signer.distid()
             )?;
             out.write_all(signer.public_key_pem()?.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys(Keys::CodeKey { out: path }) => {
+            let path = match path {
+                Some(p) => p,
+                None => config::Config::load(cli.config.as_deref())?.code_key_file,
+            };
+            if path.exists() {
+                bail!(
+                    "{} exists: a login-code key is never overwritten (codes in flight would fail)",
+                    path.display()
+                );
+            }
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+            certdesk_api::identity::CodeKey::generate()?
+                .save(&path)
+                .with_context(|| format!("writing {}", path.display()))?;
+            writeln!(out, "wrote {} (32 random bytes, hex)", path.display())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(audit) => {

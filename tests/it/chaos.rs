@@ -98,6 +98,7 @@ impl Setup {
             .env("DATABASE_URL", self.db.url())
             .env("REDIS_URL", self.redis.url())
             .env("CERTDESK_SIGNING_KEY", &self.key)
+            .env("CERTDESK_CODE_KEY", crate::support::TEST_CODE_KEY)
             .env("CERTDESK_SMTP_URL", self.smtp.url())
             .env("CERTDESK_QUEUE", &self.queue)
             .env("CERTDESK_LEASE_SECS", "5")

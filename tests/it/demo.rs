@@ -382,6 +382,7 @@ async fn demo_loads_every_join_request_state_and_a_second_run_adds_nothing() {
         .env("DATABASE_URL", db.url())
         .env("REDIS_URL", "redis://127.0.0.1:6379/0")
         .env("CERTDESK_SIGNING_KEY", &key)
+        .env("CERTDESK_CODE_KEY", crate::support::TEST_CODE_KEY)
         .env("CERTDESK_LISTEN", format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null());

@@ -23,13 +23,28 @@ impl Drop for Killed {
 
 /// A minimal HTTP/1.1 GET: (status, body), or None if nothing listens yet.
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    request(
+        port,
+        &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+/// A minimal HTTP/1.1 POST of a JSON body.
+fn post(port: u16, path: &str, json: &str) -> Option<(u16, String)> {
+    request(
+        port,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}",
+            json.len()
+        ),
+    )
+}
+
+fn request(port: u16, text: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
+    stream.write_all(text.as_bytes()).ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split(' ').nth(1)?.parse().ok()?;
@@ -40,7 +55,8 @@ fn env_for(cmd: &mut Command, db: &str, key: &std::path::Path) {
     cmd.current_dir(root())
         .env("DATABASE_URL", db)
         .env("REDIS_URL", "redis://127.0.0.1:6379/0")
-        .env("CERTDESK_SIGNING_KEY", key);
+        .env("CERTDESK_SIGNING_KEY", key)
+        .env("CERTDESK_CODE_KEY", crate::support::TEST_CODE_KEY);
 }
 
 fn key_file(dir: &std::path::Path) -> std::path::PathBuf {
@@ -82,6 +98,124 @@ async fn serve_answers_health_readiness_and_refuses_anonymous_api_calls() {
     assert!(
         body.contains("application/problem+json") && body.contains("\"code\":\"unauthenticated\""),
         "{body}"
+    );
+}
+
+/// Waits until `port` answers /healthz.
+async fn listening(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(port, "/healthz").is_none() {
+        assert!(Instant::now() < deadline, "serve did not start listening");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn serve_makes_a_login_code_key_once_and_sends_codes() {
+    let db = TestDb::new().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let key = key_file(tmp.path());
+    // In a folder that does not exist yet, as on a first run.
+    let code_key = tmp.path().join("keys/login-code.key");
+    let port = free_port();
+    let command = |args: &[&str], code_key: &std::path::Path| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_certdesk"));
+        env_for(&mut cmd, db.url(), &key);
+        cmd.args(args)
+            .env_remove("CERTDESK_CODE_KEY")
+            .env("CERTDESK_CODE_KEY_FILE", code_key)
+            .env("CERTDESK_LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        cmd
+    };
+
+    let server = Killed(command(&["serve"], &code_key).spawn().unwrap());
+    listening(port).await;
+    let made = std::fs::read_to_string(&code_key).unwrap();
+    assert_eq!(made.trim().len(), 64, "{made}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&code_key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let (status, body) = post(
+        port,
+        "/api/v1/auth/sms-codes",
+        r#"{"phone":"13700004321","purpose":"login"}"#,
+    )
+    .unwrap();
+    assert_eq!(status, 202, "{body}");
+    assert!(body.contains("137****4321"), "{body}");
+    let mut conn =
+        <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(db.url())
+            .await
+            .unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Sent {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        body: String,
+    }
+    let sent: Vec<Sent> =
+        diesel::sql_query("SELECT body FROM sms_sandbox WHERE phone = '13700004321'")
+            .load(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0].body.starts_with("【中标一证通】"),
+        "{}",
+        sent[0].body
+    );
+
+    // A restart keeps the key (codes in flight stay good).
+    drop(server);
+    let _server = Killed(command(&["serve"], &code_key).spawn().unwrap());
+    listening(port).await;
+    assert_eq!(std::fs::read_to_string(&code_key).unwrap(), made);
+
+    // `keys code-key` never overwrites one, and makes one where there is none.
+    let again = command(&["keys", "code-key"], &code_key).output().unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("never overwritten"));
+    assert_eq!(std::fs::read_to_string(&code_key).unwrap(), made);
+    let other = tmp.path().join("elsewhere/other.key");
+    let out = command(&["keys", "code-key"], &other).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(std::fs::read_to_string(&other).unwrap(), made);
+
+    // A key file that holds no key stops serve at once, naming the setting.
+    let bad = tmp.path().join("bad.key");
+    std::fs::write(&bad, "not a key\n").unwrap();
+    let mut refused = Killed(command(&["serve"], &bad).spawn().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = refused.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve started with a bad key file"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut stderr = String::new();
+    refused
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success());
+    assert!(
+        stderr.contains("CERTDESK_CODE_KEY_FILE") && stderr.contains("bad.key"),
+        "{stderr}"
     );
 }
 

@@ -9,6 +9,10 @@ use certdesk_engine::form::FieldType;
 use certdesk_engine::lock::VersionLock;
 use certdesk_engine::{Catalog, DefinitionError, Environment, Registry, Templates, load};
 
+/// A login-code key for the `serve` and `all` processes tests start (they refuse to start
+/// without one).
+pub const TEST_CODE_KEY: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
+
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

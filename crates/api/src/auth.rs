@@ -3,7 +3,8 @@
 //! A token is 32 random bytes from the operating system, base64url without padding (43
 //! characters). Only its SHA-256 is stored in `api_tokens`, so a copy of the database lets
 //! nobody in. A token counts while it is neither revoked nor expired at the runtime clock's
-//! `now`.
+//! `now`. Each has an id (for its owner to list and revoke it) and a `last_used_at`, written at
+//! most every [`TOUCH_EVERY`] so reading a token is not a write per request.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -26,11 +27,16 @@ use crate::problem::ApiError;
 /// Random bytes in a token.
 const TOKEN_BYTES: usize = 32;
 
+/// How stale `last_used_at` may get before a request writes it again.
+pub const TOUCH_EVERY: TimeDelta = TimeDelta::minutes(5);
+
 /// The authenticated user of a request (an extractor: a handler taking it is protected).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Caller {
     /// The user the token belongs to.
     pub user_id: Uuid,
+    /// The id of the token the request came with (what logging out revokes).
+    pub token_id: Uuid,
 }
 
 impl FromRequest for Caller {
@@ -48,10 +54,16 @@ impl FromRequest for Caller {
             let runtime = &state.runtime;
             let now = runtime.clock().now();
             let mut conn = db::conn(runtime).await?;
-            db::token_user(&mut conn, &token_sha256(&token), now)
+            let live = db::live_token(&mut conn, &token_sha256(&token), now)
                 .await?
-                .map(|user_id| Caller { user_id })
-                .ok_or_else(invalid_token)
+                .ok_or_else(invalid_token)?;
+            if live.last_used_at.is_none_or(|t| t + TOUCH_EVERY <= now) {
+                db::touch_token(&mut conn, live.token_id, now).await?;
+            }
+            Ok(Caller {
+                user_id: live.user_id,
+                token_id: live.token_id,
+            })
         })
     }
 }
@@ -76,6 +88,15 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
     } else {
         Err(invalid_token())
     }
+}
+
+/// A new token and the SHA-256 stored for it.
+pub(crate) fn new_token() -> Result<(String, [u8; 32]), TokenError> {
+    let mut bytes = [0u8; TOKEN_BYTES];
+    getrandom::fill(&mut bytes).map_err(TokenError::Rng)?;
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let sha256 = token_sha256(&token);
+    Ok((token, sha256))
 }
 
 fn token_sha256(token: &str) -> [u8; 32] {
@@ -136,23 +157,13 @@ pub async fn issue_token(
     now: DateTime<Utc>,
     ttl: TimeDelta,
 ) -> Result<String, TokenError> {
-    let mut bytes = [0u8; TOKEN_BYTES];
-    getrandom::fill(&mut bytes).map_err(TokenError::Rng)?;
-    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let (token, sha256) = new_token()?;
     let expires_at = now.checked_add_signed(ttl).ok_or(TokenError::Ttl)?;
     let mut conn = pool
         .get()
         .await
         .map_err(|e| TokenError::Pool(e.to_string()))?;
-    db::insert_token(
-        &mut conn,
-        &token_sha256(&token),
-        user_id,
-        label,
-        now,
-        expires_at,
-    )
-    .await?;
+    db::insert_token(&mut conn, &sha256, user_id, label, None, now, expires_at).await?;
     Ok(token)
 }
 

@@ -45,42 +45,123 @@ pub(crate) async fn ping(conn: &mut AsyncPgConnection) -> QueryResult<()> {
 
 // ---- bearer tokens -------------------------------------------------------------------------
 
-/// The user a token hash belongs to, if the token is neither revoked nor expired at `now`.
-pub(crate) async fn token_user(
+/// A live token: whose it is, its id, and when it was last marked used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LiveToken {
+    pub user_id: Uuid,
+    pub token_id: Uuid,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// The token with this hash, if it is neither revoked nor expired at `now`.
+pub(crate) async fn live_token(
     conn: &mut AsyncPgConnection,
     sha256: &[u8],
     now: DateTime<Utc>,
-) -> QueryResult<Option<Uuid>> {
-    api_tokens::table
-        .select(api_tokens::user_id)
+) -> QueryResult<Option<LiveToken>> {
+    let row: Option<(Uuid, Uuid, Option<DateTime<Utc>>)> = api_tokens::table
+        .select((
+            api_tokens::user_id,
+            api_tokens::id,
+            api_tokens::last_used_at,
+        ))
         .filter(api_tokens::token_sha256.eq(sha256))
         .filter(api_tokens::revoked_at.is_null())
         .filter(api_tokens::expires_at.gt(now))
         .first(conn)
         .await
-        .optional()
+        .optional()?;
+    Ok(row.map(|(user_id, token_id, last_used_at)| LiveToken {
+        user_id,
+        token_id,
+        last_used_at,
+    }))
 }
 
-/// Stores a token hash.
+/// Marks a token used at `now`.
+pub(crate) async fn touch_token(
+    conn: &mut AsyncPgConnection,
+    token_id: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(api_tokens::table.filter(api_tokens::id.eq(token_id)))
+        .set(api_tokens::last_used_at.eq(now))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Stores a token hash; returns the token's id.
 pub(crate) async fn insert_token(
     conn: &mut AsyncPgConnection,
     sha256: &[u8],
     user_id: Uuid,
     label: &str,
+    device: Option<&str>,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
-) -> QueryResult<()> {
+) -> QueryResult<Uuid> {
     diesel::insert_into(api_tokens::table)
         .values((
             api_tokens::token_sha256.eq(sha256),
             api_tokens::user_id.eq(user_id),
             api_tokens::label.eq(label),
+            api_tokens::device.eq(device),
             api_tokens::created_at.eq(now),
             api_tokens::expires_at.eq(expires_at),
         ))
-        .execute(conn)
+        .returning(api_tokens::id)
+        .get_result(conn)
         .await
-        .map(drop)
+}
+
+/// A token as its owner sees it in the list.
+#[derive(Debug, Clone, diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = api_tokens, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct TokenRow {
+    pub id: Uuid,
+    pub label: String,
+    pub device: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A user's live tokens, newest first.
+pub(crate) async fn live_tokens(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<TokenRow>> {
+    api_tokens::table
+        .select(TokenRow::as_select())
+        .filter(api_tokens::user_id.eq(user_id))
+        .filter(api_tokens::revoked_at.is_null())
+        .filter(api_tokens::expires_at.gt(now))
+        .order((api_tokens::created_at.desc(), api_tokens::id.asc()))
+        .load(conn)
+        .await
+}
+
+/// Revokes one of `user_id`'s live tokens; false when it has no such token (another user's
+/// token included).
+pub(crate) async fn revoke_token(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    token_id: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        api_tokens::table
+            .filter(api_tokens::id.eq(token_id))
+            .filter(api_tokens::user_id.eq(user_id))
+            .filter(api_tokens::revoked_at.is_null())
+            .filter(api_tokens::expires_at.gt(now)),
+    )
+    .set(api_tokens::revoked_at.eq(now))
+    .execute(conn)
+    .await?;
+    Ok(n > 0)
 }
 
 // ---- enterprises ---------------------------------------------------------------------------

@@ -6,19 +6,19 @@
 //! DECISIONS 6) and the checks a request must pass before the durable runtime is asked to do
 //! anything. It never changes workflow state itself: every state change goes through
 //! [`certdesk_runtime::Runtime`], which writes it in one transaction with its history and
-//! outbox rows. It reads (and, for bearer tokens, the verify-admin lockout and uploaded
-//! files, writes) a few tables of `certdesk-store` directly; uploaded bytes go to the
-//! [`files::FileStore`].
+//! outbox rows. It reads (and, for bearer tokens, logins, the verify-admin lockout and
+//! uploaded files, writes) a few tables of `certdesk-store` directly; [`identity`] owns
+//! applicant login and uploaded bytes go to the [`files::FileStore`].
 //!
 //! Mount it with [`configure`] on an [`actix_web::App`] that holds a
 //! `web::Data<`[`ApiState`]`>`:
 //!
 //! ```no_run
-//! # fn mount(runtime: certdesk_runtime::Runtime) {
+//! # fn mount(runtime: certdesk_runtime::Runtime, identity: certdesk_api::identity::Identity) {
 //! use actix_web::{App, web};
 //! let files = certdesk_api::files::FileStore::in_memory();
 //! let app = App::new()
-//!     .app_data(web::Data::new(certdesk_api::ApiState { runtime, files }))
+//!     .app_data(web::Data::new(certdesk_api::ApiState { runtime, identity, files }))
 //!     .configure(certdesk_api::configure);
 //! # let _ = app;
 //! # }
@@ -29,6 +29,7 @@ mod db;
 mod extract;
 pub mod files;
 mod health;
+pub mod identity;
 mod mask;
 mod problem;
 mod request_id;
@@ -47,6 +48,8 @@ pub use request_id::{REQUEST_ID_HEADER, RequestId};
 pub struct ApiState {
     /// The workflow runtime.
     pub runtime: certdesk_runtime::Runtime,
+    /// Login by SMS code and password: the SMS gateway, the code key and the limits.
+    pub identity: identity::Identity,
     /// Where uploaded files' bytes live.
     pub files: files::FileStore,
 }

@@ -10,6 +10,7 @@ diesel::table! {
         email -> Nullable<Text>,
         is_demo -> Bool,
         created_at -> Timestamptz,
+        password_hash -> Nullable<Text>,
     }
 }
 
@@ -28,6 +29,45 @@ diesel::table! {
         created_at -> Timestamptz,
         expires_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
+        id -> Uuid,
+        device -> Nullable<Text>,
+        last_used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    login_codes (id) {
+        id -> Uuid,
+        phone -> Text,
+        purpose -> Text,
+        code_mac -> Bytea,
+        requested_ip -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        failed_tries -> Int4,
+        consumed_at -> Nullable<Timestamptz>,
+        voided_at -> Nullable<Timestamptz>,
+        void_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    login_attempts (id) {
+        id -> Uuid,
+        ip -> Text,
+        phone -> Text,
+        kind -> Text,
+        ok -> Bool,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    password_lockouts (phone) {
+        phone -> Text,
+        failures -> Int4,
+        locked_until -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -210,6 +250,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     staff_roles,
     api_tokens,
+    login_codes,
+    login_attempts,
+    password_lockouts,
     enterprises,
     memberships,
     admin_check_attempts,

@@ -1,8 +1,10 @@
 //! The routes of `/api/v1`.
 
+mod auth;
 mod enterprises;
 mod files;
 mod join_requests;
+mod me;
 
 use actix_web::{HttpResponse, web};
 
@@ -11,6 +13,41 @@ use crate::problem::ApiError;
 /// Mounts every `/api/v1` route (relative to the scope).
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
+        web::resource("/auth/sms-codes")
+            .route(web::post().to(auth::request_code))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/auth/sessions")
+            .route(web::post().to(auth::create_session))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/auth/session")
+            .route(web::delete().to(auth::logout))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/auth/tokens")
+            .route(web::get().to(auth::list_tokens))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/auth/tokens/{id}")
+            .route(web::delete().to(auth::revoke_token))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/me")
+            .route(web::get().to(me::profile))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/me/password")
+            .route(web::put().to(me::set_password))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
         web::resource("/enterprises")
             .route(web::get().to(enterprises::search))
             .default_service(web::to(method_not_allowed)),

@@ -9,7 +9,7 @@ use certdesk_domain::clock::ManualClock;
 use chrono::{TimeZone, Utc};
 use serde_json::json;
 
-use crate::support::{World, runtime, send};
+use crate::support::{World, identity, runtime, sandbox_sms, send};
 
 #[actix_web::test]
 async fn healthz_is_live_and_readyz_reports_postgres() {
@@ -28,9 +28,11 @@ async fn readyz_is_503_when_postgres_does_not_answer() {
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap(),
     ));
+    let dead = "postgres://postgres@127.0.0.1:1/none";
     let w = Dead {
         state: ApiState {
-            runtime: runtime("postgres://postgres@127.0.0.1:1/none", clock),
+            runtime: runtime(dead, clock.clone()),
+            identity: identity(sandbox_sms(dead, clock)),
             files: certdesk_api::files::FileStore::in_memory(),
         },
     };

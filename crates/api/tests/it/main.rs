@@ -9,4 +9,5 @@ mod enterprises;
 mod files;
 mod health;
 mod join_requests;
+mod login;
 mod problems;

@@ -10,11 +10,13 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::test::TestRequest;
 use certdesk_api::files::FileStore;
+use certdesk_api::identity::{CodeKey, Identity};
 use certdesk_api::{ApiState, issue_token};
 use certdesk_audit::Signer;
 use certdesk_domain::calendar::BusinessCalendar;
 use certdesk_domain::clock::{Clock, ManualClock};
 use certdesk_engine::{Catalog, Environment, Templates};
+use certdesk_notify::SandboxSms;
 use certdesk_runtime::Runtime;
 use certdesk_store::schema::{files, instances, users};
 use certdesk_store::testing::{TestDb, seed};
@@ -52,6 +54,8 @@ pub struct User {
 pub struct World {
     pub state: ApiState,
     pub clock: Arc<ManualClock>,
+    /// The SMS gateway stand-in the API sends codes through.
+    pub sms: SandboxSms,
     _db: TestDb,
     /// The folder the file store writes to (a real local store, as in production).
     pub files_dir: tempfile::TempDir,
@@ -93,6 +97,16 @@ pub fn runtime(url: &str, clock: Arc<ManualClock>) -> Runtime {
     Runtime::new(pool, Signer::generate(), clock, registry, env)
 }
 
+/// An SMS sandbox over its own small pool of `url` (as `certdesk serve` gives it).
+pub fn sandbox_sms(url: &str, clock: Arc<ManualClock>) -> SandboxSms {
+    SandboxSms::new(certdesk_store::db::pool(url, 4).unwrap(), clock)
+}
+
+/// The identity part of the API state: codes sent through `sms`, a fresh random key.
+pub fn identity(sms: SandboxSms) -> Identity {
+    Identity::new(Arc::new(sms), CodeKey::generate().unwrap())
+}
+
 /// A valid unified social credit code (GB 32100-2015 check character) from 17 characters.
 pub fn uscc(first17: &str) -> String {
     const CHARS: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
@@ -132,10 +146,16 @@ impl World {
         runtime.sync_definitions().await.unwrap();
         let files_dir = tempfile::tempdir().unwrap();
         let files = FileStore::local(files_dir.path()).unwrap();
-        let state = ApiState { runtime, files };
+        let sms = sandbox_sms(db.url(), clock.clone());
+        let state = ApiState {
+            runtime,
+            identity: identity(sms.clone()),
+            files,
+        };
         let mut w = World {
             state,
             clock,
+            sms,
             _db: db,
             files_dir,
             enterprise: Uuid::nil(),
@@ -385,4 +405,31 @@ where
         headers,
         body,
     }
+}
+
+/// Runs futures concurrently on this task and returns their outputs in order (the app under
+/// test is not `Send`, so requests cannot be spawned; interleaved they still race in the
+/// database, where each holds its own connection).
+pub async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    use std::task::Poll;
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (slot, future) in out.iter_mut().zip(futures.iter_mut()) {
+            if slot.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(v) => *slot = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(Option::unwrap).collect()
 }

@@ -1,0 +1,197 @@
+//! The signed-in applicant's own account: `GET /me` and `PUT /me/password` (设置/重置登录密码,
+//! 网证通 2.2.3, 数信签 3.1 and 安全中心).
+//!
+//! A password is set with a fresh SMS code of purpose `set_password` (what "forgot password"
+//! and a first password need) or with the current password. Either way the attempt counts
+//! against the per-IP limit, a wrong code counts against the code, and a wrong current password
+//! against the phone's password lock, so a stolen token cannot be used to guess either.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection as _;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::auth::{
+    begin_attempt, caller_account, check_password, code_format, code_or_password, code_refused,
+    own_phone,
+};
+use crate::db;
+use crate::extract::parse_body;
+use crate::identity::code::is_code_shaped;
+use crate::identity::store::{self, Account, AttemptKind, CodeCheck};
+use crate::identity::{Purpose, ip_bucket, password};
+use crate::mask::mask_phone;
+use crate::problem::{ApiError, FieldProblem};
+use crate::{ApiState, Caller};
+
+/// An account as its owner sees it.
+#[derive(Debug, Serialize)]
+pub(crate) struct Profile {
+    id: Uuid,
+    /// `applicant` (staff accounts do not sign in here).
+    kind: String,
+    /// The real name, once real-name verification gave one.
+    name: Option<String>,
+    /// Masked (`186****8621`).
+    phone: Option<String>,
+    /// Whether a login password is set.
+    has_password: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl From<&Account> for Profile {
+    fn from(a: &Account) -> Self {
+        Profile {
+            id: a.id,
+            kind: a.kind.clone(),
+            name: Some(a.name.trim().to_owned()).filter(|n| !n.is_empty()),
+            phone: a.phone.as_deref().map(mask_phone),
+            has_password: a.password_hash.is_some(),
+            created_at: a.created_at,
+        }
+    }
+}
+
+/// `GET /api/v1/me`.
+pub(crate) async fn profile(
+    state: web::Data<ApiState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = db::conn(&state.runtime).await?;
+    let account = caller_account(&mut conn, caller).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(Profile::from(&account)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasswordBody {
+    new_password: Option<String>,
+    code: Option<String>,
+    current_password: Option<String>,
+}
+
+enum Proof {
+    Code(String),
+    Current(String),
+}
+
+impl PasswordBody {
+    fn check(self) -> Result<(String, Proof), ApiError> {
+        let mut errors = Vec::new();
+        match self.new_password.as_deref() {
+            None => errors.push(FieldProblem::new(
+                "new_password",
+                "required",
+                "请输入新密码",
+                "new_password is required",
+            )),
+            Some(p) => {
+                if let Err(e) = password::check_rules("new_password", p) {
+                    errors.push(e);
+                }
+            }
+        }
+        let proof = match (self.code, self.current_password) {
+            (Some(code), None) => {
+                let code = code.trim().to_owned();
+                if !is_code_shaped(&code) {
+                    errors.push(code_format());
+                }
+                Some(Proof::Code(code))
+            }
+            (None, Some(current)) => Some(Proof::Current(current)),
+            _ => {
+                errors.extend(code_or_password(["code", "current_password"]));
+                None
+            }
+        };
+        match (self.new_password, proof) {
+            (Some(new), Some(proof)) if errors.is_empty() => Ok((new, proof)),
+            _ => Err(ApiError::invalid(errors)),
+        }
+    }
+}
+
+/// `PUT /api/v1/me/password` `{new_password, code}` or `{new_password, current_password}`: 204.
+pub(crate) async fn set_password(
+    state: web::Data<ApiState>,
+    caller: Caller,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let body: PasswordBody = parse_body(body.into_inner())?;
+    let (new_password, proof) = body.check()?;
+    let runtime = &state.runtime;
+    let identity = &state.identity;
+    let now = runtime.clock().now();
+    let account = {
+        let mut conn = db::conn(runtime).await?;
+        caller_account(&mut conn, caller).await?
+    };
+    let phone = own_phone(&account)?;
+    let ip = ip_bucket(req.peer_addr().map(|a| a.ip()));
+    let kind = match proof {
+        Proof::Code(_) => AttemptKind::Code,
+        Proof::Current(_) => AttemptKind::Password,
+    };
+    let attempt = begin_attempt(runtime, identity, &ip, &phone, kind, now).await?;
+    let new_hash = web::block(move || password::hash(&new_password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let store_it = async |conn: &mut diesel_async::AsyncPgConnection| {
+        store::set_password_hash(conn, account.id, &new_hash).await?;
+        store::reset_password_failures(conn, phone.as_str()).await?;
+        store::attempt_succeeded(conn, attempt).await
+    };
+    match proof {
+        Proof::Code(code) => {
+            let key = identity.key();
+            let max_tries = identity.limits().max_code_tries;
+            let mut conn = db::conn(runtime).await?;
+            let check = conn
+                .transaction::<_, diesel::result::Error, _>(async |conn| {
+                    let check = store::check_code(
+                        conn,
+                        key,
+                        Purpose::SetPassword,
+                        phone.as_str(),
+                        &code,
+                        now,
+                        max_tries,
+                    )
+                    .await?;
+                    if check == CodeCheck::Accepted {
+                        store_it(conn).await?;
+                    }
+                    Ok(check)
+                })
+                .await?;
+            if check != CodeCheck::Accepted {
+                return Err(code_refused("code", check, &phone));
+            }
+        }
+        Proof::Current(current) => {
+            check_password(
+                runtime,
+                identity,
+                &phone,
+                "current_password",
+                current,
+                account.password_hash.clone(),
+                now,
+            )
+            .await?;
+            let mut conn = db::conn(runtime).await?;
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| store_it(conn).await)
+                .await?;
+        }
+    }
+    tracing::info!(user.id = %account.id, phone = %phone.mask(), "login password set");
+    Ok(HttpResponse::NoContent().finish())
+}
