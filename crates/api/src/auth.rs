@@ -12,7 +12,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use certdesk_store::db::Pool;
@@ -44,6 +44,10 @@ impl FromRequest for Caller {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Resolved already by a middleware (the Idempotency-Key one).
+        if let Some(caller) = req.extensions().get::<Caller>().copied() {
+            return Box::pin(async move { Ok(caller) });
+        }
         let state = req.app_data::<web::Data<ApiState>>().cloned();
         let token = bearer_token(req.headers()).map(str::to_owned);
         Box::pin(async move {

@@ -29,6 +29,7 @@ mod db;
 mod extract;
 pub mod files;
 mod health;
+pub mod idempotency;
 pub mod identity;
 mod mask;
 mod problem;
@@ -63,6 +64,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     configure_probes(cfg);
     cfg.service(
         web::scope("/api/v1")
+            // Inner first: the request-id middleware renders the idempotency one's problems.
+            .wrap(from_fn(idempotency::middleware))
             .wrap(from_fn(request_id::middleware))
             .app_data(extract::json_config())
             .app_data(extract::path_config())

@@ -116,6 +116,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    idempotency_keys (user_id, key) {
+        user_id -> Uuid,
+        key -> Text,
+        fingerprint -> Bytea,
+        status -> Text,
+        response_status -> Nullable<Int4>,
+        content_type -> Nullable<Text>,
+        location -> Nullable<Text>,
+        body -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     instances (id) {
         id -> Uuid,
         definition -> Text,
@@ -245,6 +260,7 @@ diesel::joinable!(timers -> instances (instance_id));
 diesel::joinable!(history -> instances (instance_id));
 diesel::joinable!(notifications -> outbox (outbox_id));
 diesel::joinable!(files -> users (owner_id));
+diesel::joinable!(idempotency_keys -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -261,6 +277,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     tasks,
     timers,
     history,
+    idempotency_keys,
     outbox,
     notifications,
     sms_sandbox,

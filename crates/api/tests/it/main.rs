@@ -8,6 +8,7 @@ mod support;
 mod enterprises;
 mod files;
 mod health;
+mod idempotency;
 mod join_requests;
 mod login;
 mod problems;
