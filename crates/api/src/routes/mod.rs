@@ -5,6 +5,7 @@ mod enterprises;
 mod files;
 mod join_requests;
 mod me;
+mod memberships;
 
 use actix_web::{HttpResponse, web};
 
@@ -50,6 +51,26 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/enterprises")
             .route(web::get().to(enterprises::search))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/me/enterprises")
+            .route(web::get().to(memberships::mine))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/enterprises/{id}")
+            .route(web::get().to(memberships::one))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/enterprises/{id}/members")
+            .route(web::get().to(memberships::members))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/enterprises/{id}/members/{user_id}/seal-use")
+            .route(web::put().to(memberships::seal_use))
             .default_service(web::to(method_not_allowed)),
     )
     .service(

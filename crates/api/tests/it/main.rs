@@ -11,4 +11,5 @@ mod health;
 mod idempotency;
 mod join_requests;
 mod login;
+mod memberships;
 mod problems;
