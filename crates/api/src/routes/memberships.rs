@@ -59,6 +59,14 @@ pub(crate) struct Member {
 
 type EnterpriseRow = (Uuid, String, String, String, String, String);
 type RoleRow = (Uuid, String, Option<NaiveDate>);
+type MemberRow = (
+    Uuid,
+    String,
+    Option<String>,
+    String,
+    Option<NaiveDate>,
+    DateTime<Utc>,
+);
 
 /// `GET /api/v1/me/enterprises`.
 pub(crate) async fn mine(
@@ -125,14 +133,7 @@ pub(crate) async fn members(
     if !mine.iter().any(|r| MANAGERS.contains(&r.1.as_str())) {
         return Err(not_a_manager());
     }
-    let rows: Vec<(
-        Uuid,
-        String,
-        Option<String>,
-        String,
-        Option<NaiveDate>,
-        DateTime<Utc>,
-    )> = memberships::table
+    let rows: Vec<MemberRow> = memberships::table
         .inner_join(users::table)
         .select((
             users::id,
