@@ -258,7 +258,8 @@ async fn terminated() {
     }
 }
 
-/// Serves `/api/v1`, `/healthz`, `/readyz` and `/metrics` until interrupted.
+/// Serves `/api/v1`, the `/admin` console, `/healthz`, `/readyz` and `/metrics` until
+/// interrupted.
 pub async fn serve(config: &Config) -> anyhow::Result<()> {
     let identity = identity(config, code_key(config)?)?;
     let runtime = runtime(config)?;
@@ -284,12 +285,21 @@ async fn http(
         identity,
     });
     let backends = backends(config, runtime, false, metrics);
-    tracing::info!(listen = %config.listen, "serving");
+    let admin = web::Data::new(
+        certdesk_admin::AdminState::new(
+            runtime.clone(),
+            certdesk_admin::Settings::new(config.admin_origin.clone()),
+        )
+        .map_err(|e| anyhow::anyhow!("compiling the console's templates: {e}"))?,
+    );
+    tracing::info!(listen = %config.listen, admin_origin = %config.admin_origin, "serving");
     actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .app_data(state.clone())
             .app_data(backends.clone())
+            .app_data(admin.clone())
             .configure(certdesk_api::configure)
+            .configure(certdesk_admin::configure)
     })
     .bind(config.listen)
     .with_context(|| format!("binding {}", config.listen))?

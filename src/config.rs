@@ -90,6 +90,9 @@ pub struct Config {
     pub login_failures_per_ip: usize,
     /// Days a bearer token from a login is valid (`CERTDESK_TOKEN_DAYS`).
     pub token_days: usize,
+    /// The console's public origin, `scheme://host[:port]` (`CERTDESK_ADMIN_ORIGIN`); every
+    /// console POST must come from it. Defaults to `http://` + `listen`.
+    pub admin_origin: String,
 }
 
 /// The file layer: every key optional.
@@ -120,6 +123,7 @@ struct FileLayer {
     sms_daily_per_ip: Option<usize>,
     login_failures_per_ip: Option<usize>,
     token_days: Option<usize>,
+    admin_origin: Option<String>,
 }
 
 /// A setting that is missing or malformed.
@@ -292,6 +296,25 @@ impl Config {
                 message: format!("`{v}` is not host:port ({e})"),
             })?,
         };
+        let admin_origin = match text("admin_origin", "CERTDESK_ADMIN_ORIGIN", layer.admin_origin) {
+            None => format!("http://{listen}"),
+            Some((key, env, v)) => {
+                let v = v.trim_end_matches('/').to_owned();
+                let rest = v
+                    .strip_prefix("https://")
+                    .or_else(|| v.strip_prefix("http://"));
+                if rest.is_none_or(|r| r.is_empty() || r.contains('/')) {
+                    return Err(ConfigError::Invalid {
+                        key,
+                        env,
+                        message: format!(
+                            "`{v}` is not an origin like https://console.example.cn (scheme, host, optional port, no path)"
+                        ),
+                    });
+                }
+                v
+            }
+        };
         let smtp_url = env("CERTDESK_SMTP_URL")
             .map(Secret)
             .or(layer.smtp_url)
@@ -355,6 +378,7 @@ impl Config {
             sms_daily_per_ip,
             login_failures_per_ip,
             token_days,
+            admin_origin,
         })
     }
 }
@@ -385,6 +409,17 @@ mod tests {
         assert_eq!(c.db_pool, 16);
         assert_eq!(c.sm2_distid, "1234567812345678");
         assert_eq!(c.files_dir, PathBuf::from("data/files"));
+        assert_eq!(c.admin_origin, "http://127.0.0.1:8080");
+        let mut vars = BASE.to_vec();
+        vars.push(("CERTDESK_ADMIN_ORIGIN", "https://console.example.cn/"));
+        let c2 = Config::from_sources(None, env(&vars)).unwrap();
+        assert_eq!(c2.admin_origin, "https://console.example.cn");
+        let mut vars = BASE.to_vec();
+        vars.push(("CERTDESK_ADMIN_ORIGIN", "https://console.example.cn/admin"));
+        let e = Config::from_sources(None, env(&vars))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CERTDESK_ADMIN_ORIGIN"), "{e}");
         assert!(
             !format!("{c:?}").contains("pw"),
             "the password leaked into Debug"

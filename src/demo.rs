@@ -685,9 +685,19 @@ async fn summarize(
     }
 
     lines.push(String::new());
-    lines.push("Staff (console sign-in comes with the console; no passwords yet):".to_owned());
+    lines.push(format!(
+        "Staff: sign in at {}/admin/login with the e-mail or phone below, the password '{}' and \
+         the code `certdesk staff totp <e-mail>` prints (demo accounts only):",
+        config.admin_origin,
+        certdesk_admin::staff::DEMO_PASSWORD
+    ));
     for (p, role) in &STAFF {
-        lines.push(format!("  {}  {role}  {}", p.name, email_for(p.key)));
+        lines.push(format!(
+            "  {}  {role}  {}  {}",
+            p.name,
+            email_for(p.key),
+            p.phone
+        ));
     }
 
     lines.push(String::new());
@@ -866,6 +876,15 @@ mod db {
                     .execute(conn)
                     .await
                     .with_context(|| format!("giving demo staff {} the role {role}", p.key))?;
+                // The console sign-in: the demo password and a TOTP secret fixed per person.
+                certdesk_admin::staff::ensure_demo_credentials(
+                    conn,
+                    demo_id("user", p.key),
+                    p.key,
+                    now,
+                )
+                .await
+                .with_context(|| format!("giving demo staff {} console credentials", p.key))?;
             }
             for c in &COMPANIES {
                 let id = demo_id("enterprise", c.key);

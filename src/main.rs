@@ -52,6 +52,34 @@ enum Command {
     /// Verify or export the signed decision history.
     #[command(subcommand)]
     Audit(Audit),
+    /// Staff accounts of the /admin console.
+    #[command(subcommand)]
+    Staff(Staff),
+}
+
+#[derive(Debug, Subcommand)]
+enum Staff {
+    /// Create a staff account; prints a one-time password (replaced at the first sign-in) and
+    /// the otpauth:// URI to add to an authenticator app.
+    Add {
+        /// The person's name.
+        #[arg(long)]
+        name: String,
+        /// Mobile number they sign in with.
+        #[arg(long)]
+        phone: Option<String>,
+        /// E-mail address they sign in with.
+        #[arg(long)]
+        email: Option<String>,
+        /// A role (repeat for several): cs_reviewer, finance, finance_lead, supervisor, sys_admin.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+    },
+    /// Print the current TOTP code of a DEMO staff account (refuses any other account).
+    Totp {
+        /// Phone or e-mail the account signs in with.
+        user: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -196,6 +224,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             writeln!(out, "sms_daily_per_ip = {}", c.sms_daily_per_ip)?;
             writeln!(out, "login_failures_per_ip = {}", c.login_failures_per_ip)?;
             writeln!(out, "token_days   = {}", c.token_days)?;
+            writeln!(out, "admin_origin = {}", c.admin_origin)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve => {
@@ -353,6 +382,56 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::SUCCESS)
                 }
             }
+        }
+        Command::Staff(command) => {
+            let config = config::Config::load(cli.config.as_deref())?;
+            let pool = certdesk_store::db::pool(config.database_url.expose(), 2)?;
+            let rt = tokio_runtime()?;
+            let now = certdesk_domain::clock::Clock::now(&certdesk_domain::clock::SystemClock);
+            rt.block_on(async {
+                let mut conn = pool.get().await.context("connecting to PostgreSQL")?;
+                match command {
+                    Staff::Add {
+                        name,
+                        phone,
+                        email,
+                        roles,
+                    } => {
+                        let new = certdesk_admin::staff::add(
+                            &mut conn,
+                            &name,
+                            phone.as_deref(),
+                            email.as_deref(),
+                            &roles,
+                            now,
+                        )
+                        .await?;
+                        writeln!(
+                            out,
+                            "staff account {} created ({})",
+                            new.user_id,
+                            roles.join(", ")
+                        )?;
+                        writeln!(
+                            out,
+                            "one-time password (to be replaced at the first sign-in): {}",
+                            new.password
+                        )?;
+                        writeln!(
+                            out,
+                            "authenticator app (scan or paste): {}",
+                            new.otpauth_uri
+                        )?;
+                        writeln!(out, "sign in at {}/admin/login", config.admin_origin)?;
+                    }
+                    Staff::Totp { user } => {
+                        let code = certdesk_admin::staff::demo_code(&mut conn, &user, now).await?;
+                        writeln!(out, "{code}")?;
+                    }
+                }
+                anyhow::Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Workflows(Workflows::Check { dir, templates }) => {
             let templates = templates.unwrap_or_else(|| sibling(&dir, "templates"));

@@ -22,6 +22,30 @@ diesel::table! {
 }
 
 diesel::table! {
+    staff_credentials (user_id) {
+        user_id -> Uuid,
+        totp_secret -> Bytea,
+        totp_last_step -> Nullable<Int8>,
+        failures -> Int4,
+        locked_until -> Nullable<Timestamptz>,
+        must_change_password -> Bool,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    staff_sessions (id_sha256) {
+        id_sha256 -> Bytea,
+        user_id -> Uuid,
+        csrf_token -> Text,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        ended_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     api_tokens (token_sha256) {
         token_sha256 -> Bytea,
         user_id -> Uuid,
@@ -253,6 +277,8 @@ diesel::table! {
 
 diesel::joinable!(staff_roles -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(staff_credentials -> users (user_id));
+diesel::joinable!(staff_sessions -> users (user_id));
 diesel::joinable!(memberships -> enterprises (enterprise_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(tasks -> instances (instance_id));
@@ -265,6 +291,8 @@ diesel::joinable!(idempotency_keys -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     staff_roles,
+    staff_credentials,
+    staff_sessions,
     api_tokens,
     login_codes,
     login_attempts,

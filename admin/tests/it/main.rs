@@ -1,0 +1,13 @@
+//! Integration tests of the console over a real PostgreSQL database and an actix test server.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    reason = "tests fail loudly"
+)]
+
+mod support;
+
+mod inbox;
+mod signin;
