@@ -10,4 +10,5 @@ mod files;
 mod health;
 mod join_requests;
 mod login;
+mod openapi;
 mod problems;
