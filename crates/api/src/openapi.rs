@@ -12,7 +12,7 @@
 //! document with exactly its methods, so an endpoint without annotations fails CI. CI also
 //! fuzzes the running server against the document with schemathesis (`scripts/schemathesis`).
 //!
-//! Errors are all `application/problem+json` ([`Problem`]); the statuses every protected
+//! Errors are all `application/problem+json` (the `Problem` schema); the statuses every protected
 //! endpoint shares (400, 401, 413, 415) are reusable responses, the rest are described where
 //! they happen.
 
