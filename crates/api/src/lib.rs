@@ -32,6 +32,7 @@ mod health;
 pub mod idempotency;
 pub mod identity;
 mod mask;
+pub mod openapi;
 mod problem;
 mod request_id;
 mod routes;
@@ -55,13 +56,15 @@ pub struct ApiState {
     pub files: files::FileStore,
 }
 
-/// Mounts `/api/v1`, `/healthz`, `/readyz` and `/metrics` (404 without [`Backends`]).
+/// Mounts `/api/v1`, `/healthz`, `/readyz` and `/metrics` (404 without [`Backends`]), with
+/// the OpenAPI document at `/api/v1/openapi.json` and Swagger UI at `/api/v1/docs/`.
 ///
 /// The app must hold a `web::Data<ApiState>`; without it every request answers a 500
 /// problem. Every route answers errors as `application/problem+json` and echoes a request id
 /// in `X-Request-Id`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     configure_probes(cfg);
+    openapi::configure_docs(cfg);
     cfg.service(
         web::scope("/api/v1")
             // Inner first: the request-id middleware renders the idempotency one's problems.

@@ -28,11 +28,12 @@ const TYPE_BASE: &str = "https://certdesk.example/problems/";
 type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// One problem with one field of the request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldProblem {
     /// The field (a JSON path such as `seal_use_until`, or `""` for the whole body).
     pub field: String,
     /// Stable snake_case code.
+    #[schema(value_type = String)]
     pub code: Cow<'static, str>,
     /// Message for developers (English).
     pub message: String,

@@ -21,6 +21,7 @@ use chrono::{DateTime, FixedOffset, SubsecRound as _, Utc};
 use diesel_async::AsyncConnection as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::me::Profile;
@@ -32,6 +33,7 @@ use crate::identity::store::{
     self, Account, Attempt, AttemptKind, CodeCheck, NewCode, PasswordTry, Requested,
 };
 use crate::identity::{Identity, Purpose, beijing_day, ip_bucket, password};
+use crate::openapi::{BadRequest, PayloadTooLarge, Problem, Unauthorized, UnsupportedMediaType};
 use crate::problem::{ApiError, FieldProblem};
 use crate::{ApiState, Caller};
 
@@ -46,19 +48,29 @@ const BEIJING: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
 
 // ---- POST /auth/sms-codes ------------------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+/// Asks for an SMS code.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CodeRequestBody {
+    /// Mainland mobile number (`18600008621`, `+86 186 0000 8621`). Required for `login`; for
+    /// `set_password` the code goes to the account's own phone, and a phone given must be it.
+    #[schema(example = "18600008621")]
     phone: Option<String>,
+    /// `login` (the default) or `set_password`.
+    #[schema(example = "login")]
     purpose: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// A code is on its way.
+#[derive(Debug, Serialize, ToSchema)]
 struct CodeSent {
     /// Masked (`186****8621`).
     phone: String,
+    /// `login` or `set_password`.
     purpose: &'static str,
+    /// How long the code is valid.
     expires_in_secs: i64,
+    /// How long until this phone may ask for another code.
     resend_after_secs: i64,
 }
 
@@ -66,6 +78,38 @@ struct CodeSent {
 ///
 /// `purpose` is `login` (the default) or `set_password`; the latter needs the applicant's
 /// token and goes to their own phone.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/sms-codes",
+    tag = "auth",
+    operation_id = "request_sms_code",
+    summary = "Send an SMS code (获取验证码)",
+    description = "Sends a 6-digit code valid for 5 minutes. `login` codes go to any phone \
+        (whether it has an account is never told); `set_password` codes need the bearer token \
+        and go to the account's own phone.",
+    security((), ("bearer" = [])),
+    request_body = CodeRequestBody,
+    responses(
+        (status = 202, description = "The gateway took the message", body = CodeSent),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "`staff_account`: staff sign in to the admin console",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`phone_required`: the account has no phone to send to",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "`invalid_input` (phone, purpose, `phone_not_yours`) or \
+            `sms_rejected` (the number cannot receive SMS)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`code_resend_too_soon` or `code_daily_limit` (`scope`: \
+            `phone` or `ip`); `Retry-After` and `retry_after_secs` say when to retry",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "`sms_unavailable`: the SMS gateway failed; try again",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub(crate) async fn request_code(
     state: web::Data<ApiState>,
     req: HttpRequest,
@@ -177,12 +221,20 @@ pub(crate) async fn request_code(
 
 // ---- POST /auth/sessions -------------------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+/// Logs in with a phone and exactly one of `code` and `password`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SessionBody {
+    /// Mainland mobile number.
+    #[schema(example = "18600008621")]
     phone: Option<String>,
+    /// The 6-digit SMS code (an unknown phone is registered by its first SMS login).
+    #[schema(example = "123456")]
     code: Option<String>,
+    /// The login password, once one is set.
     password: Option<String>,
+    /// A label for the device, shown in the session list (at most 64 characters).
+    #[schema(example = "华为 Mate 60")]
     device: Option<String>,
 }
 
@@ -251,11 +303,16 @@ fn check_device(device: Option<String>) -> Result<Option<String>, FieldProblem> 
     Ok(Some(device))
 }
 
-#[derive(Debug, Serialize)]
+/// A new session.
+#[derive(Debug, Serialize, ToSchema)]
 struct SessionCreated {
+    /// The bearer token (shown once; only its SHA-256 is stored).
     token: String,
+    /// Always `Bearer`.
     token_type: &'static str,
+    /// The token's id, to list and revoke it.
     token_id: Uuid,
+    /// When the token stops working.
     expires_at: DateTime<Utc>,
     /// True when this login created the account.
     registered: bool,
@@ -282,6 +339,30 @@ struct Login<'a> {
 
 /// `POST /api/v1/auth/sessions` `{phone, code}` or `{phone, password}` (+ `device`): 201 with a
 /// bearer token.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/sessions",
+    tag = "auth",
+    operation_id = "create_session",
+    summary = "Log in (登录) by SMS code or password",
+    security(()),
+    request_body = SessionBody,
+    responses(
+        (status = 201, description = "Signed in", body = SessionCreated),
+        (status = 400, response = BadRequest),
+        (status = 403, description = "`staff_account`: staff sign in to the admin console",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "`invalid_input`, `code_invalid` (`remaining_attempts`), \
+            `code_expired`, `code_voided` or `credentials_invalid` (`remaining_attempts`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited` (too many failures from this network) or \
+            `password_locked` (`locked_until`); `Retry-After` says when to retry",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+)]
 pub(crate) async fn create_session(
     state: web::Data<ApiState>,
     req: HttpRequest,
@@ -504,14 +585,20 @@ pub(crate) async fn check_password(
 
 // ---- tokens and logout ---------------------------------------------------------------------
 
-#[derive(Debug, Serialize)]
+/// One live session of the caller.
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct TokenView {
+    /// The token's id.
     id: Uuid,
     /// How it was issued: `sms`, `password`, or another label for tokens made by tools.
     label: String,
+    /// The device label given at login.
     device: Option<String>,
+    /// When it was issued.
     created_at: DateTime<Utc>,
+    /// When it stops working.
     expires_at: DateTime<Utc>,
+    /// When it was last used (to within 5 minutes).
     last_used_at: Option<DateTime<Utc>>,
     /// Whether this request came with it.
     current: bool,
@@ -519,6 +606,17 @@ pub(crate) struct TokenView {
 
 /// `GET /api/v1/auth/tokens`: the caller's live tokens, newest first (never the tokens
 /// themselves, which are not stored).
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/tokens",
+    tag = "auth",
+    operation_id = "list_tokens",
+    summary = "The caller's live sessions (登录设备)",
+    responses(
+        (status = 200, description = "Newest first", body = Vec<TokenView>),
+        (status = 401, response = Unauthorized),
+    ),
+)]
 pub(crate) async fn list_tokens(
     state: web::Data<ApiState>,
     caller: Caller,
@@ -545,6 +643,21 @@ pub(crate) async fn list_tokens(
 
 /// `DELETE /api/v1/auth/tokens/{id}`: revokes one of the caller's tokens; 404 for any other
 /// id, another applicant's token included.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/auth/tokens/{id}",
+    tag = "auth",
+    operation_id = "revoke_token",
+    summary = "End one of the caller's sessions",
+    params(("id" = Uuid, Path, description = "The token's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "`token_not_found`: no live token of the caller has this \
+            id (`not_found` for an id that is not a UUID)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub(crate) async fn revoke_token(
     state: web::Data<ApiState>,
     caller: Caller,
@@ -565,6 +678,17 @@ pub(crate) async fn revoke_token(
 }
 
 /// `DELETE /api/v1/auth/session`: logs out, revoking the token the request came with.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/auth/session",
+    tag = "auth",
+    operation_id = "logout",
+    summary = "Log out (退出登录)",
+    responses(
+        (status = 204, description = "The token no longer works"),
+        (status = 401, response = Unauthorized),
+    ),
+)]
 pub(crate) async fn logout(
     state: web::Data<ApiState>,
     caller: Caller,

@@ -7,7 +7,10 @@ use actix_web::http::StatusCode;
 use actix_web::web;
 use certdesk_domain::ident::{Uscc, char_count};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+
+use crate::openapi::{BadRequest, Problem, Unauthorized};
 
 use crate::problem::{ApiError, FieldProblem};
 use crate::{ApiState, Caller, db};
@@ -19,21 +22,46 @@ const NAME_MAX_CHARS: usize = 100;
 /// Most hits of a name search.
 const NAME_MAX_HITS: i64 = 10;
 
-#[derive(Debug, Deserialize)]
+/// Exactly one of `uscc` and `name`.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct SearchQuery {
+    /// The exact unified social credit code (18 characters).
     uscc: Option<String>,
+    /// At least 5 characters of the name (at most 10 hits).
     name: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// An enterprise found.
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct EnterpriseHit {
+    /// Its id.
     id: Uuid,
+    /// The registered name.
     name: String,
+    /// The unified social credit code.
     uscc: String,
 }
 
 /// `GET /api/v1/enterprises?uscc=…` or `?name=…`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/enterprises",
+    tag = "enterprises",
+    operation_id = "search_enterprises",
+    summary = "Find an enterprise to join, by exact USCC or part of its name",
+    params(SearchQuery),
+    responses(
+        (status = 200, description = "The enterprises found (at most 10)",
+            body = Vec<EnterpriseHit>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 422, description = "`invalid_input`: neither or both given, a USCC that is not \
+            valid, a name too short or too long",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub(crate) async fn search(
     state: web::Data<ApiState>,
     _caller: Caller,

@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use diesel::result::QueryResult;
 use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::db::{self, FileRow, NewFile};
@@ -25,30 +26,51 @@ use crate::extract::query_error;
 use crate::files::{
     self, MAX_FILENAME_CHARS, MAX_PIXELS, MAX_SIDE, MediaType, Purpose, Refusal, Rules, Sniffed,
 };
+use crate::openapi::{BadRequest, Problem, Unauthorized};
 use crate::problem::{ApiError, FieldProblem};
 use crate::{ApiState, Caller};
 
 /// The query of an upload.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct UploadQuery {
+    /// What the file is: `business_licence`, `id_card_front`, `id_card_back`, `passport`,
+    /// `seal_image`, `seal_application`, `authorisation_letter`, `application_form`,
+    /// `appeal_letter`, `bank_receipt` or `other` (required).
+    #[param(example = "business_licence")]
     purpose: Option<String>,
+    /// The file's name on the client (at most 255 characters; sanitised, digit runs masked).
+    #[param(example = "营业执照.jpg")]
     filename: Option<String>,
 }
 
+/// The raw bytes of an upload or a download.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code, reason = "a schema only: the body is read as bytes")]
+pub(crate) struct FileBytes(Vec<u8>);
+
 /// A file as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct FileView {
+    /// The file's id.
     id: Uuid,
+    /// What the file is (the upload's `purpose`).
     purpose: String,
+    /// `image/jpeg`, `image/png` or `application/pdf`, as detected from the bytes.
     media_type: String,
+    /// Size in bytes.
     size_bytes: i64,
     /// SM3 of the content, lower-case hex.
     sm3: String,
+    /// Pixels across, for images.
     width: Option<i32>,
+    /// Pixels down, for images.
     height: Option<i32>,
     /// The client's file name, sanitised, long digit runs masked.
     filename: Option<String>,
+    /// When it was uploaded.
     created_at: DateTime<Utc>,
 }
 
@@ -73,6 +95,43 @@ impl From<FileRow> for FileView {
 /// `POST /api/v1/files?purpose=business_licence&filename=营业执照.jpg`: 201 with the new
 /// file, or 200 with the existing one when this caller already uploaded these bytes for this
 /// purpose.
+#[utoipa::path(
+    post,
+    path = "/api/v1/files",
+    tag = "files",
+    operation_id = "upload_file",
+    summary = "Upload a file: the raw bytes as the body",
+    description = "The body is the file itself (no multipart), sent with its type as \
+        `Content-Type`; the bytes must be that type. Images at most 5 MiB, PDFs at most 10 MiB; \
+        identity documents must be images, and images must be large enough to read.",
+    params(UploadQuery),
+    request_body(
+        description = "The file's bytes",
+        content(
+            (FileBytes = "image/jpeg"),
+            (FileBytes = "image/png"),
+            (FileBytes = "application/pdf"),
+        ),
+    ),
+    responses(
+        (status = 201, description = "Stored", body = FileView,
+            headers(("Location" = String, description = "The new file"))),
+        (status = 200, description = "The caller already uploaded these bytes for this \
+            purpose: that file", body = FileView,
+            headers(("Location" = String, description = "The existing file"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 413, description = "`file_too_large` (`limit_bytes`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type` (`accepted` lists the types) or \
+            `unsupported_content_encoding`",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_input` (purpose, filename), \
+            `file_type_not_allowed`, `file_empty`, `file_type_unsupported`, \
+            `file_type_mismatch`, `file_unreadable`, `image_too_small`, `image_too_large`",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub(crate) async fn upload(
     state: web::Data<ApiState>,
     caller: Caller,
@@ -469,6 +528,20 @@ async fn visible(
 }
 
 /// `GET /api/v1/files/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/files/{id}",
+    tag = "files",
+    operation_id = "get_file",
+    summary = "A file's details",
+    params(("id" = Uuid, Path, description = "The file's id")),
+    responses(
+        (status = 200, description = "The file", body = FileView),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "`file_not_found`: no such file, or not the caller's",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub(crate) async fn detail(
     state: web::Data<ApiState>,
     caller: Caller,
@@ -486,6 +559,32 @@ const DOWNLOAD_CSP: HeaderName = HeaderName::from_static("content-security-polic
 /// `GET /api/v1/files/{id}/content`: the bytes, as an attachment that no browser sniffs or
 /// renders in the API's origin. The content is checked against its SM3 before it is sent: a
 /// changed object is an error, never an answer.
+#[utoipa::path(
+    get,
+    path = "/api/v1/files/{id}/content",
+    tag = "files",
+    operation_id = "get_file_content",
+    summary = "A file's bytes, as an attachment",
+    params(
+        ("id" = Uuid, Path, description = "The file's id"),
+        ("If-None-Match" = Option<String>, Header,
+            description = "The `ETag` of a copy the client has"),
+    ),
+    responses(
+        (status = 200, description = "The bytes", content(
+            (FileBytes = "image/jpeg"),
+            (FileBytes = "image/png"),
+            (FileBytes = "application/pdf"),
+        ), headers(
+            ("ETag" = String, description = "The SM3 of the content"),
+            ("Content-Disposition" = String, description = "`attachment` with the file name"),
+        )),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current"),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "`file_not_found`: no such file, or not the caller's",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub(crate) async fn content(
     state: web::Data<ApiState>,
     caller: Caller,

@@ -17,12 +17,14 @@ use certdesk_runtime::{Command, RuntimeError};
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::enterprises::enterprise_not_found;
 use crate::db::{self, JOIN_REQUEST};
 use crate::extract::parse_body;
 use crate::mask::{mask_form, mask_phone};
+use crate::openapi::{BadRequest, PayloadTooLarge, Problem, Unauthorized, UnsupportedMediaType};
 use crate::problem::{ApiError, FieldProblem};
 use crate::{ApiState, Caller};
 
@@ -43,16 +45,27 @@ const BEIJING: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
 // ---- submit --------------------------------------------------------------------------------
 
 /// The body of `POST /api/v1/join-requests`. `order_id` is not here: the API creates orders.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SubmitBody {
+    /// The enterprise to join (required).
     enterprise_id: Option<Uuid>,
+    /// `verify_admin` (name and phone digits of an admin) or `reason` (required).
+    #[schema(example = "verify_admin")]
     mode: Option<String>,
+    /// An admin's name (`verify_admin`).
     admin_name: Option<String>,
+    /// The last four digits of that admin's phone (`verify_admin`).
+    #[schema(example = "8621")]
     admin_phone_last4: Option<String>,
+    /// Why the caller should be let in (`reason`).
     reason: Option<String>,
+    /// Whether the caller asks to use the enterprise's seal.
     seal_use: Option<bool>,
+    /// Until when (`YYYY-MM-DD`, Beijing date, not in the past), with `seal_use`.
+    #[schema(example = "2027-12-31")]
     seal_use_until: Option<String>,
+    /// A certificate package to buy with it (none is on sale yet: always refused).
     package_id: Option<Uuid>,
 }
 
@@ -85,14 +98,48 @@ impl SubmitBody {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A join request just submitted.
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Submitted {
+    /// The request's id.
     id: Uuid,
+    /// Its state (`admin_review`, …).
     state: String,
+    /// When it was submitted.
     created_at: DateTime<Utc>,
 }
 
 /// `POST /api/v1/join-requests`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/join-requests",
+    tag = "join-requests",
+    operation_id = "submit_join_request",
+    summary = "Ask to join an enterprise (申请加入企业)",
+    request_body = SubmitBody,
+    responses(
+        (status = 201, description = "Submitted; it waits for an admin's decision",
+            body = Submitted,
+            headers(("Location" = String, description = "The new join request"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "`enterprise_not_found`",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`enterprise_deregistered`, `enterprise_has_no_admin` \
+            (`hint`: `claim_enterprise`), `already_member` or `join_request_open` \
+            (`join_request_id`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "`invalid_input` (the form) or `admin_check_failed` \
+            (`remaining_attempts`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`admin_check_locked` (`locked_until`): too many wrong \
+            admin details for this enterprise; `Retry-After` says when to retry",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+)]
 pub(crate) async fn submit(
     state: web::Data<ApiState>,
     caller: Caller,
@@ -317,30 +364,43 @@ fn admin_check_locked(until: DateTime<Utc>, now: DateTime<Utc>) -> ApiError {
 
 // ---- read ----------------------------------------------------------------------------------
 
-#[derive(Debug, Serialize)]
+/// An enterprise, briefly.
+#[derive(Debug, Serialize, ToSchema)]
 struct EnterpriseRef {
+    /// Its id.
     id: Uuid,
+    /// Its name.
     name: String,
 }
 
-#[derive(Debug, Serialize)]
+/// A person, briefly.
+#[derive(Debug, Serialize, ToSchema)]
 struct Person {
+    /// The user's id.
     id: Uuid,
+    /// The real name (empty before real-name verification).
     name: String,
     /// Masked (`186****8621`).
     phone: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// Something that happened to a request.
+#[derive(Debug, Serialize, ToSchema)]
 struct HistoryItem {
+    /// What happened (`started`, `decided`, `withdrawn`, …).
     event: String,
+    /// When.
     at: DateTime<Utc>,
+    /// The state it led to.
     #[serde(skip_serializing_if = "Option::is_none")]
     state: Option<String>,
+    /// A decision's outcome.
     #[serde(skip_serializing_if = "Option::is_none")]
     outcome: Option<String>,
+    /// A decision's reason code.
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
+    /// A decision's comment.
     #[serde(skip_serializing_if = "Option::is_none")]
     comment: Option<String>,
 }
@@ -359,24 +419,50 @@ impl From<db::HistoryEntry> for HistoryItem {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A join request as its requester and the enterprise's reviewers see it.
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct JoinRequestView {
+    /// Its id.
     id: Uuid,
+    /// The enterprise to join.
     enterprise: Option<EnterpriseRef>,
+    /// Who asked.
     requester: Option<Person>,
+    /// The workflow state (`admin_review`, `approved`, …).
     state: String,
+    /// The state's title, for display.
     state_title: Option<String>,
+    /// `running`, `completed`, … of the workflow instance.
     status: String,
+    /// When it was submitted.
     created_at: DateTime<Utc>,
+    /// When it last changed.
     updated_at: DateTime<Utc>,
     /// The open review task, while the request waits for a decision.
     task_id: Option<Uuid>,
     /// The form as submitted, phones and identity numbers masked.
+    #[schema(value_type = Object)]
     form: Value,
+    /// What happened to it, oldest first.
     history: Vec<HistoryItem>,
 }
 
 /// `GET /api/v1/join-requests/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/join-requests/{id}",
+    tag = "join-requests",
+    operation_id = "get_join_request",
+    summary = "A join request, for its requester or the enterprise's reviewers",
+    params(("id" = Uuid, Path, description = "The join request's id")),
+    responses(
+        (status = 200, description = "The request", body = JoinRequestView),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "`join_request_not_found`: no such request, or the caller \
+            may not see it",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub(crate) async fn detail(
     state: web::Data<ApiState>,
     caller: Caller,
@@ -420,28 +506,61 @@ pub(crate) async fn detail(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+/// Which requests to list.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
+    /// Only requests in this state (a state of the `join_request` workflow).
+    #[param(example = "admin_review")]
     state: Option<String>,
+    /// How many, 1–100 (default 50).
+    #[param(example = 50)]
     limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+/// A join request in an enterprise's review list.
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ListItem {
+    /// Its id.
     id: Uuid,
+    /// Who asked.
     requester: Person,
+    /// The workflow state.
     state: String,
+    /// The state's title, for display.
     state_title: Option<String>,
+    /// `running`, `completed`, … of the workflow instance.
     status: String,
+    /// When it was submitted.
     created_at: DateTime<Utc>,
     /// The open review task to decide, if any.
     task_id: Option<Uuid>,
+    /// The form as submitted, phones and identity numbers masked.
+    #[schema(value_type = Object)]
     form: Value,
 }
 
 /// `GET /api/v1/enterprises/{id}/join-requests?state=admin_review&limit=50`: the review list
 /// of an enterprise's admins and legal representative, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/enterprises/{id}/join-requests",
+    tag = "enterprises",
+    operation_id = "list_enterprise_join_requests",
+    summary = "An enterprise's join requests, for its admins and legal representative",
+    params(("id" = Uuid, Path, description = "The enterprise's id"), ListQuery),
+    responses(
+        (status = 200, description = "Newest first", body = Vec<ListItem>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "`enterprise_not_found`: no such enterprise, or the caller \
+            does not review its requests",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_input`: an unknown `state`, a `limit` out of range",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub(crate) async fn list_for_enterprise(
     state: web::Data<ApiState>,
     caller: Caller,
@@ -507,23 +626,58 @@ pub(crate) async fn list_for_enterprise(
 
 // ---- decide and withdraw -------------------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+/// An admin's decision.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DecisionBody {
+    /// `approve` or `reject` (required).
+    #[schema(example = "approve")]
     outcome: Option<String>,
+    /// A reason code from the workflow's list (required to reject).
     reason: Option<String>,
+    /// A comment for the requester.
     comment: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// Where a request stands after a decision or a withdrawal.
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Decided {
+    /// The request's id.
     id: Uuid,
+    /// Its workflow state now.
     state: String,
+    /// `running`, `completed`, … of the workflow instance.
     status: String,
 }
 
 /// `POST /api/v1/join-requests/{id}/decision`: an admin (or the legal representative)
 /// approves or rejects. Of two deciding at once, one gets 200 and the other 409.
+#[utoipa::path(
+    post,
+    path = "/api/v1/join-requests/{id}/decision",
+    tag = "join-requests",
+    operation_id = "decide_join_request",
+    summary = "Approve or reject a join request (审核)",
+    params(("id" = Uuid, Path, description = "The join request's id")),
+    request_body = DecisionBody,
+    responses(
+        (status = 200, description = "Decided", body = Decided),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "`self_decision` (one's own request) or `not_assignee`",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`join_request_not_found`: no such request, or the caller \
+            may not see it",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`task_not_open`: already decided, withdrawn or closed",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "`invalid_input` (outcome), `unknown_outcome`, \
+            `reason_required`, `unknown_reason`, `comment_required`, `comment_too_long`",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub(crate) async fn decide(
     state: web::Data<ApiState>,
     caller: Caller,
@@ -570,6 +724,26 @@ pub(crate) async fn decide(
 }
 
 /// `POST /api/v1/join-requests/{id}/withdraw`: the requester takes the request back.
+#[utoipa::path(
+    post,
+    path = "/api/v1/join-requests/{id}/withdraw",
+    tag = "join-requests",
+    operation_id = "withdraw_join_request",
+    summary = "Withdraw one's own join request (撤回)",
+    params(("id" = Uuid, Path, description = "The join request's id")),
+    responses(
+        (status = 200, description = "Withdrawn", body = Decided),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "`not_requester`: only the requester may withdraw",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`join_request_not_found`: no such request, or the caller \
+            may not see it",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`finished`, `not_accepted`, …: the request can no longer \
+            be withdrawn",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub(crate) async fn withdraw(
     state: web::Data<ApiState>,
     caller: Caller,

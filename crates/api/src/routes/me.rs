@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::{
@@ -24,12 +25,14 @@ use crate::identity::code::is_code_shaped;
 use crate::identity::store::{self, Account, AttemptKind, CodeCheck};
 use crate::identity::{Purpose, ip_bucket, password};
 use crate::mask::mask_phone;
+use crate::openapi::{BadRequest, PayloadTooLarge, Problem, Unauthorized, UnsupportedMediaType};
 use crate::problem::{ApiError, FieldProblem};
 use crate::{ApiState, Caller};
 
 /// An account as its owner sees it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Profile {
+    /// The account's id.
     id: Uuid,
     /// `applicant` (staff accounts do not sign in here).
     kind: String,
@@ -39,6 +42,7 @@ pub(crate) struct Profile {
     phone: Option<String>,
     /// Whether a login password is set.
     has_password: bool,
+    /// When the account was registered.
     created_at: DateTime<Utc>,
 }
 
@@ -56,6 +60,17 @@ impl From<&Account> for Profile {
 }
 
 /// `GET /api/v1/me`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "me",
+    operation_id = "get_profile",
+    summary = "The signed-in applicant's account",
+    responses(
+        (status = 200, description = "The account", body = Profile),
+        (status = 401, response = Unauthorized),
+    ),
+)]
 pub(crate) async fn profile(
     state: web::Data<ApiState>,
     caller: Caller,
@@ -67,11 +82,17 @@ pub(crate) async fn profile(
         .json(Profile::from(&account)))
 }
 
-#[derive(Debug, Deserialize)]
+/// A new password, proven by exactly one of `code` and `current_password`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PasswordBody {
+    /// The new password (8–64 characters; see the problem codes `password_too_short`,
+    /// `password_too_long`, `password_bad_characters`, `password_too_weak`).
     new_password: Option<String>,
+    /// A fresh SMS code of purpose `set_password` (forgot password, first password).
+    #[schema(example = "123456")]
     code: Option<String>,
+    /// The current password.
     current_password: Option<String>,
 }
 
@@ -118,6 +139,32 @@ impl PasswordBody {
 }
 
 /// `PUT /api/v1/me/password` `{new_password, code}` or `{new_password, current_password}`: 204.
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/password",
+    tag = "me",
+    operation_id = "set_password",
+    summary = "Set or reset the login password (设置/重置登录密码)",
+    request_body = PasswordBody,
+    responses(
+        (status = 204, description = "The password is set"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "`staff_account`",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`phone_required`: the account has no phone",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "`invalid_input` (password rules, code format), \
+            `code_invalid`, `code_expired`, `code_voided` or `credentials_invalid`",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited` or `password_locked`; `Retry-After` says \
+            when to retry",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+)]
 pub(crate) async fn set_password(
     state: web::Data<ApiState>,
     caller: Caller,

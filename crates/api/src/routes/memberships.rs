@@ -17,12 +17,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use certdesk_store::schema::{enterprises, memberships, users};
 
 use crate::extract::parse_body;
 use crate::mask::mask_phone;
+use crate::openapi::Problem;
+use crate::openapi::{BadRequest, PayloadTooLarge, Unauthorized, UnsupportedMediaType};
 use crate::problem::{ApiError, FieldProblem};
 use crate::routes::enterprises::enterprise_not_found;
 use crate::{ApiState, Caller, db};
@@ -31,7 +34,7 @@ use crate::{ApiState, Caller, db};
 const MANAGERS: [&str; 2] = ["enterprise_admin", "legal_rep"];
 
 /// An enterprise as its members see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Enterprise {
     id: Uuid,
     name: String,
@@ -46,7 +49,7 @@ pub(crate) struct Enterprise {
 }
 
 /// A member as the enterprise's managers see them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Member {
     user_id: Uuid,
     name: String,
@@ -69,6 +72,17 @@ type MemberRow = (
 );
 
 /// `GET /api/v1/me/enterprises`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/enterprises",
+    tag = "enterprises",
+    operation_id = "my_enterprises",
+    summary = "The enterprises the caller belongs to, with their roles there",
+    responses(
+        (status = 200, description = "The caller's enterprises", body = Vec<Enterprise>),
+        (status = 401, response = Unauthorized),
+    ),
+)]
 pub(crate) async fn mine(
     state: web::Data<ApiState>,
     caller: Caller,
@@ -99,6 +113,21 @@ pub(crate) async fn mine(
 }
 
 /// `GET /api/v1/enterprises/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/enterprises/{id}",
+    tag = "enterprises",
+    operation_id = "get_enterprise",
+    summary = "An enterprise the caller belongs to",
+    params(("id" = Uuid, Path, description = "The enterprise's id")),
+    responses(
+        (status = 200, description = "The enterprise", body = Enterprise),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "`enterprise_not_found`: no such enterprise, or the caller \
+            does not belong to it",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub(crate) async fn one(
     state: web::Data<ApiState>,
     caller: Caller,
@@ -119,6 +148,24 @@ pub(crate) async fn one(
 }
 
 /// `GET /api/v1/enterprises/{id}/members`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/enterprises/{id}/members",
+    tag = "enterprises",
+    operation_id = "list_members",
+    summary = "An enterprise's members, for its admins and legal representative",
+    params(("id" = Uuid, Path, description = "The enterprise's id")),
+    responses(
+        (status = 200, description = "The members, phones masked", body = Vec<Member>),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "`not_enterprise_admin`: the caller belongs to the \
+            enterprise but does not manage it",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`enterprise_not_found`: no such enterprise, or the caller \
+            does not belong to it",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub(crate) async fn members(
     state: web::Data<ApiState>,
     caller: Caller,
@@ -169,7 +216,7 @@ pub(crate) async fn members(
 }
 
 /// The body of the seal-use grant.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SealUse {
     /// Last day of the right (Beijing date); `null` withdraws it.
@@ -177,6 +224,32 @@ pub(crate) struct SealUse {
 }
 
 /// `PUT /api/v1/enterprises/{id}/members/{user_id}/seal-use`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/enterprises/{id}/members/{user_id}/seal-use",
+    tag = "enterprises",
+    operation_id = "set_seal_use",
+    summary = "Grant a member the seal-use right until a date, or withdraw it (admins only)",
+    params(
+        ("id" = Uuid, Path, description = "The enterprise's id"),
+        ("user_id" = Uuid, Path, description = "The member's user id"),
+    ),
+    request_body = SealUse,
+    responses(
+        (status = 200, description = "The member after the change", body = Member),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "`not_enterprise_admin`: the caller belongs to the \
+            enterprise but is not one of its admins",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`enterprise_not_found` or `member_not_found`",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "`invalid_input`: a date before today (Beijing time)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub(crate) async fn seal_use(
     state: web::Data<ApiState>,
     caller: Caller,

@@ -1,11 +1,14 @@
 //! The routes of `/api/v1`.
+//!
+//! Every route here needs a `#[utoipa::path]` on its handler and an entry in
+//! [`crate::openapi::ApiDoc`]: a test fails for a resource or method the document lacks.
 
-mod auth;
-mod enterprises;
-mod files;
-mod join_requests;
-mod me;
-mod memberships;
+pub(crate) mod auth;
+pub(crate) mod enterprises;
+pub(crate) mod files;
+pub(crate) mod join_requests;
+pub(crate) mod me;
+pub(crate) mod memberships;
 
 use actix_web::{HttpResponse, web};
 
@@ -111,6 +114,11 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/join-requests/{id}/withdraw")
             .route(web::post().to(join_requests::withdraw))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/openapi.json")
+            .route(web::get().to(crate::openapi::document))
             .default_service(web::to(method_not_allowed)),
     );
 }

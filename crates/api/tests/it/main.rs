@@ -12,4 +12,5 @@ mod idempotency;
 mod join_requests;
 mod login;
 mod memberships;
+mod openapi;
 mod problems;
