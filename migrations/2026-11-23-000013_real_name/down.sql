@@ -1,3 +1,9 @@
+DELETE FROM files WHERE purpose = 'face_photo';
+ALTER TABLE files DROP CONSTRAINT files_purpose_check;
+ALTER TABLE files ADD CONSTRAINT files_purpose_check CHECK (purpose IN (
+    'business_licence', 'id_card_front', 'id_card_back', 'passport',
+    'seal_image', 'seal_application', 'authorisation_letter',
+    'application_form', 'appeal_letter', 'bank_receipt', 'other'));
 DROP TABLE real_name_checks;
 DROP INDEX users_real_name_verified_id;
 ALTER TABLE users DROP CONSTRAINT users_real_name_shape;

@@ -51,3 +51,10 @@ CREATE TABLE real_name_checks (
     CHECK ((result IS NULL) = (finished_at IS NULL))
 );
 CREATE INDEX real_name_checks_user ON real_name_checks (user_id, created_at DESC);
+
+-- 本人头照: the face photo of the face check and of a manual review (`POST /api/v1/files`).
+ALTER TABLE files DROP CONSTRAINT files_purpose_check;
+ALTER TABLE files ADD CONSTRAINT files_purpose_check CHECK (purpose IN (
+    'business_licence', 'id_card_front', 'id_card_back', 'passport',
+    'seal_image', 'seal_application', 'authorisation_letter',
+    'application_form', 'appeal_letter', 'bank_receipt', 'face_photo', 'other'));

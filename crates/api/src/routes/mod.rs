@@ -5,6 +5,7 @@ mod enterprises;
 mod files;
 mod join_requests;
 mod me;
+mod real_name;
 
 use actix_web::{HttpResponse, web};
 
@@ -45,6 +46,17 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/me/password")
             .route(web::put().to(me::set_password))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/me/real-name")
+            .route(web::get().to(real_name::show))
+            .route(web::post().to(real_name::submit))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/me/real-name/face")
+            .route(web::post().to(real_name::face))
             .default_service(web::to(method_not_allowed)),
     )
     .service(

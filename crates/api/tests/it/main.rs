@@ -11,3 +11,4 @@ mod health;
 mod join_requests;
 mod login;
 mod problems;
+mod real_name;
