@@ -120,9 +120,7 @@ async fn mark_real_name(
         diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
             _,
-        ) => EffectError::Permanent(
-            "this document already verifies another account".to_owned(),
-        ),
+        ) => EffectError::Permanent("this document already verifies another account".to_owned()),
         other => EffectError::from(other),
     })?;
     if updated == 0 {
