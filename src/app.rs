@@ -267,6 +267,14 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     http(config, &runtime, identity, None).await
 }
 
+/// The real-name provider `real_name_provider` names (validated with the config: `sandbox`).
+fn real_name(config: &Config) -> certdesk_api::realname::RealName {
+    let latency = std::time::Duration::from_millis(
+        u64::try_from(config.real_name_sandbox_latency_ms).unwrap_or(u64::MAX),
+    );
+    certdesk_api::realname::RealName::sandbox(latency)
+}
+
 async fn http(
     config: &Config,
     runtime: &Runtime,
@@ -283,6 +291,7 @@ async fn http(
         runtime: runtime.clone(),
         files,
         identity,
+        real_name: real_name(config),
     });
     let backends = backends(config, runtime, false, metrics);
     let admin = web::Data::new(
@@ -322,6 +331,8 @@ pub async fn work(config: &Config) -> anyhow::Result<()> {
         // This server mounts the probes only: it serves no uploads, so it needs no folder.
         files: FileStore::in_memory(),
         identity: identity(config, CodeKey::generate()?)?,
+        // Probes never verify anyone.
+        real_name: real_name(config),
     });
     let backends = backends(config, &runtime, true, Some(metrics.clone()));
     let probes = actix_web::HttpServer::new(move || {

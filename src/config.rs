@@ -93,6 +93,12 @@ pub struct Config {
     /// The console's public origin, `scheme://host[:port]` (`CERTDESK_ADMIN_ORIGIN`); every
     /// console POST must come from it. Defaults to `http://` + `listen`.
     pub admin_origin: String,
+    /// The real-name provider (`CERTDESK_REAL_NAME_PROVIDER`): `sandbox`, the only one so far
+    /// (a contracted provider's adapter adds its name).
+    pub real_name_provider: String,
+    /// Milliseconds the sandbox real-name provider takes per call, like a real one
+    /// (`CERTDESK_REAL_NAME_SANDBOX_LATENCY_MS`).
+    pub real_name_sandbox_latency_ms: usize,
 }
 
 /// The file layer: every key optional.
@@ -124,6 +130,8 @@ struct FileLayer {
     login_failures_per_ip: Option<usize>,
     token_days: Option<usize>,
     admin_origin: Option<String>,
+    real_name_provider: Option<String>,
+    real_name_sandbox_latency_ms: Option<usize>,
 }
 
 /// A setting that is missing or malformed.
@@ -266,6 +274,22 @@ impl Config {
             30,
         )?;
         let token_days = count("token_days", "CERTDESK_TOKEN_DAYS", layer.token_days, 30)?;
+        let real_name_provider = env("CERTDESK_REAL_NAME_PROVIDER")
+            .or(layer.real_name_provider)
+            .unwrap_or_else(|| "sandbox".to_owned());
+        if real_name_provider != "sandbox" {
+            return Err(ConfigError::Invalid {
+                key: "real_name_provider",
+                env: "CERTDESK_REAL_NAME_PROVIDER",
+                message: format!("`{real_name_provider}` is not a known provider; known: sandbox"),
+            });
+        }
+        let real_name_sandbox_latency_ms = count(
+            "real_name_sandbox_latency_ms",
+            "CERTDESK_REAL_NAME_SANDBOX_LATENCY_MS",
+            layer.real_name_sandbox_latency_ms,
+            300,
+        )?;
         if token_days > 3650 {
             return Err(ConfigError::Invalid {
                 key: "token_days",
@@ -379,6 +403,8 @@ impl Config {
             login_failures_per_ip,
             token_days,
             admin_origin,
+            real_name_provider,
+            real_name_sandbox_latency_ms,
         })
     }
 }

@@ -225,6 +225,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             writeln!(out, "login_failures_per_ip = {}", c.login_failures_per_ip)?;
             writeln!(out, "token_days   = {}", c.token_days)?;
             writeln!(out, "admin_origin = {}", c.admin_origin)?;
+            writeln!(out, "real_name_provider = {}", c.real_name_provider)?;
+            writeln!(
+                out,
+                "real_name_sandbox_latency_ms = {}",
+                c.real_name_sandbox_latency_ms
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve => {

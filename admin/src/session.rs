@@ -197,7 +197,7 @@ pub fn removal() -> Cookie<'static> {
     c
 }
 
-/// Whether a state-changing request comes from `origin` (scheme://host[:port]).
+/// Whether a state-changing request comes from `origin` (`scheme://host[:port]`).
 #[must_use]
 pub fn same_origin(headers: &header::HeaderMap, origin: &str) -> bool {
     if let Some(o) = headers.get(header::ORIGIN) {

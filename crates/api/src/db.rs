@@ -446,6 +446,22 @@ pub(crate) async fn open_task(
         .optional()
 }
 
+/// The SLA due time of an instance's open task, if it has one.
+pub(crate) async fn open_task_due(
+    conn: &mut AsyncPgConnection,
+    instance: Uuid,
+) -> QueryResult<Option<DateTime<Utc>>> {
+    let due: Option<Option<DateTime<Utc>>> = tasks::table
+        .select(tasks::sla_due_at)
+        .filter(tasks::instance_id.eq(instance))
+        .filter(tasks::status.eq("open"))
+        .order(tasks::opened_at.desc())
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(due.flatten())
+}
+
 /// One history entry.
 #[derive(Debug, Clone, diesel::Queryable)]
 pub(crate) struct HistoryEntry {

@@ -138,6 +138,9 @@ pub enum Purpose {
     AppealLetter,
     /// 银行回单: a bank receipt of a corporate transfer.
     BankReceipt,
+    /// 本人头照 / 活体照片: a photo of the applicant's face for real-name verification (the face
+    /// check of a resident ID, the portrait a reviewer compares with a passport or permit).
+    FacePhoto,
     /// Anything else a reviewer asked for.
     Other,
 }
@@ -158,7 +161,7 @@ const ANY: &[MediaType] = &[MediaType::Pdf, MediaType::Jpeg, MediaType::Png];
 
 impl Purpose {
     /// Every purpose, in the order documentation lists them.
-    pub const ALL: [Purpose; 11] = [
+    pub const ALL: [Purpose; 12] = [
         Purpose::BusinessLicence,
         Purpose::IdCardFront,
         Purpose::IdCardBack,
@@ -169,6 +172,7 @@ impl Purpose {
         Purpose::ApplicationForm,
         Purpose::AppealLetter,
         Purpose::BankReceipt,
+        Purpose::FacePhoto,
         Purpose::Other,
     ];
 
@@ -185,6 +189,7 @@ impl Purpose {
             Purpose::ApplicationForm => "application_form",
             Purpose::AppealLetter => "appeal_letter",
             Purpose::BankReceipt => "bank_receipt",
+            Purpose::FacePhoto => "face_photo",
             Purpose::Other => "other",
         }
     }
@@ -202,6 +207,7 @@ impl Purpose {
             Purpose::ApplicationForm => "证书申请表",
             Purpose::AppealLetter => "申诉书",
             Purpose::BankReceipt => "银行回单",
+            Purpose::FacePhoto => "本人头照",
             Purpose::Other => "其他材料",
         }
     }
@@ -225,6 +231,8 @@ impl Purpose {
             | Purpose::ApplicationForm
             | Purpose::AppealLetter => (ANY, 600, 800),
             Purpose::BankReceipt => (ANY, 400, 600),
+            // A face from a phone's front camera: a photo, large enough to compare.
+            Purpose::FacePhoto => (IMAGES, 300, 400),
             Purpose::Other => (ANY, 200, 200),
         };
         Rules {

@@ -8,7 +8,8 @@
 //! [`certdesk_runtime::Runtime`], which writes it in one transaction with its history and
 //! outbox rows. It reads (and, for bearer tokens, logins, the verify-admin lockout and
 //! uploaded files, writes) a few tables of `certdesk-store` directly; [`identity`] owns
-//! applicant login and uploaded bytes go to the [`files::FileStore`].
+//! applicant login, [`realname`] the real-name provider, and uploaded bytes go to the
+//! [`files::FileStore`].
 //!
 //! Mount it with [`configure`] on an [`actix_web::App`] that holds a
 //! `web::Data<`[`ApiState`]`>`:
@@ -17,8 +18,9 @@
 //! # fn mount(runtime: certdesk_runtime::Runtime, identity: certdesk_api::identity::Identity) {
 //! use actix_web::{App, web};
 //! let files = certdesk_api::files::FileStore::in_memory();
+//! let real_name = certdesk_api::realname::RealName::sandbox(std::time::Duration::ZERO);
 //! let app = App::new()
-//!     .app_data(web::Data::new(certdesk_api::ApiState { runtime, identity, files }))
+//!     .app_data(web::Data::new(certdesk_api::ApiState { runtime, identity, files, real_name }))
 //!     .configure(certdesk_api::configure);
 //! # let _ = app;
 //! # }
@@ -34,6 +36,7 @@ pub mod identity;
 mod mask;
 pub mod openapi;
 mod problem;
+pub mod realname;
 mod request_id;
 mod routes;
 
@@ -54,6 +57,8 @@ pub struct ApiState {
     pub identity: identity::Identity,
     /// Where uploaded files' bytes live.
     pub files: files::FileStore,
+    /// The real-name provider (three-element and face checks) with its retry policy.
+    pub real_name: realname::RealName,
 }
 
 /// Mounts `/api/v1`, `/healthz`, `/readyz` and `/metrics` (404 without [`Backends`]), with

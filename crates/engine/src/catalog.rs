@@ -144,13 +144,29 @@ impl Catalog {
                     "the integer at `path` is greater than `value` (money in fen)",
                 ),
             ],
-            actions: vec![Entry {
-                name: "membership.grant".to_owned(),
-                args: vec![],
-                summary: "make the requester a member of the enterprise with the rights asked \
-                          in the form (中标一证通 12: join with seal-use rights)"
-                    .to_owned(),
-            }],
+            actions: vec![
+                Entry {
+                    name: "membership.grant".to_owned(),
+                    args: vec![],
+                    summary: "make the requester a member of the enterprise with the rights \
+                              asked in the form (中标一证通 12: join with seal-use rights)"
+                        .to_owned(),
+                },
+                Entry {
+                    name: "real_name.mark_verified".to_owned(),
+                    args: vec![],
+                    summary: "mark the requester real-name verified by the reviewed document \
+                              (数信签 4.2: 人工审核), if this review is still their latest"
+                        .to_owned(),
+                },
+                Entry {
+                    name: "real_name.mark_rejected".to_owned(),
+                    args: vec![],
+                    summary: "mark the requester's real-name verification rejected, so they may \
+                              submit again, if this review is still their latest"
+                        .to_owned(),
+                },
+            ],
             events: vec![EventSpec {
                 name: "payment_confirmed".to_owned(),
                 payload: vec![

@@ -27,7 +27,7 @@ pub const MAX_COMMENT_CHARS: u32 = 500;
 
 const KINDS: [&str; 6] = ["start", "task", "auto", "wait", "subflow", "terminal"];
 const RESULTS: [&str; 3] = ["success", "failure", "cancelled"];
-const REFERENCES: [&str; 8] = [
+const REFERENCES: [&str; 9] = [
     "enterprise",
     "order",
     "package",
@@ -36,6 +36,8 @@ const REFERENCES: [&str; 8] = [
     "seal",
     "bank_account",
     "invoice_title",
+    // An upload (`POST /api/v1/files`) the API checked for owner and purpose before starting.
+    "file",
 ];
 
 /// SHA-256 (hex) of a definition's canonical content: its parsed form serialised as JSON, so

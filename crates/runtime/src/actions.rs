@@ -9,7 +9,7 @@ use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use certdesk_store::schema::{instances, memberships};
+use certdesk_store::schema::{instances, memberships, users};
 
 use crate::outbox::{BoxFuture, EffectError, Executor, OutboxRow};
 
@@ -18,7 +18,11 @@ use crate::outbox::{BoxFuture, EffectError, Executor, OutboxRow};
 pub struct DatabaseActions;
 
 /// Action names [`DatabaseActions`] implements.
-pub const NAMES: [&str; 1] = ["membership.grant"];
+pub const NAMES: [&str; 3] = [
+    "membership.grant",
+    "real_name.mark_verified",
+    "real_name.mark_rejected",
+];
 
 impl Executor for DatabaseActions {
     fn execute<'a>(
@@ -29,6 +33,8 @@ impl Executor for DatabaseActions {
         Box::pin(async move {
             match row.name.as_str() {
                 "membership.grant" => grant_membership(conn, row).await,
+                "real_name.mark_verified" => mark_real_name(conn, row, "verified").await,
+                "real_name.mark_rejected" => mark_real_name(conn, row, "rejected").await,
                 other => Err(EffectError::Permanent(format!(
                     "no database action named `{other}`"
                 ))),
@@ -75,5 +81,55 @@ async fn grant_membership(
         .on_conflict_do_nothing()
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// 数信签 4.2: a CS reviewer's decision on a passport or permit settles the applicant's
+/// real-name status. Only while this review is still the applicant's latest and still pending:
+/// a duplicate delivery, or a review overtaken by a newer submission, changes nothing.
+async fn mark_real_name(
+    conn: &mut AsyncPgConnection,
+    row: &OutboxRow,
+    status: &'static str,
+) -> Result<(), EffectError> {
+    let instance = row
+        .instance_id
+        .ok_or_else(|| EffectError::Permanent(format!("{} without an instance", row.name)))?;
+    let requester: Uuid = instances::table
+        .select(instances::requester)
+        .find(instance)
+        .first(conn)
+        .await?;
+    let verified_at = (status == "verified").then_some(row.created_at);
+    let updated = diesel::update(
+        users::table
+            .filter(users::id.eq(requester))
+            .filter(users::real_name_instance_id.eq(instance))
+            .filter(users::real_name_status.eq("pending_review")),
+    )
+    .set((
+        users::real_name_status.eq(status),
+        users::real_name_verified_at.eq(verified_at),
+        users::real_name_updated_at.eq(row.created_at),
+    ))
+    .execute(conn)
+    .await
+    .map_err(|e| match e {
+        // Another account was verified with the same document meanwhile: one document, one
+        // verified account. Retrying cannot help; a person must look.
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => EffectError::Permanent("this document already verifies another account".to_owned()),
+        other => EffectError::from(other),
+    })?;
+    if updated == 0 {
+        tracing::info!(
+            instance.id = %instance,
+            user.id = %requester,
+            real_name.status = status,
+            "real-name review no longer pending for this user; nothing to mark"
+        );
+    }
     Ok(())
 }

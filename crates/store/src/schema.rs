@@ -11,6 +11,15 @@ diesel::table! {
         is_demo -> Bool,
         created_at -> Timestamptz,
         password_hash -> Nullable<Text>,
+        real_name_status -> Text,
+        real_name_name -> Nullable<Text>,
+        real_name_id_type -> Nullable<Text>,
+        real_name_id_masked -> Nullable<Text>,
+        real_name_id_digest -> Nullable<Bytea>,
+        real_name_id_pending -> Nullable<Text>,
+        real_name_instance_id -> Nullable<Uuid>,
+        real_name_updated_at -> Nullable<Timestamptz>,
+        real_name_verified_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -275,6 +284,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    real_name_checks (request_id) {
+        request_id -> Uuid,
+        user_id -> Uuid,
+        kind -> Text,
+        provider -> Text,
+        id_masked -> Text,
+        result -> Nullable<Text>,
+        attempts -> Int4,
+        created_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(staff_roles -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(staff_credentials -> users (user_id));
@@ -287,6 +310,7 @@ diesel::joinable!(history -> instances (instance_id));
 diesel::joinable!(notifications -> outbox (outbox_id));
 diesel::joinable!(files -> users (owner_id));
 diesel::joinable!(idempotency_keys -> users (user_id));
+diesel::joinable!(real_name_checks -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -310,4 +334,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     sms_sandbox,
     files,
+    real_name_checks,
 );

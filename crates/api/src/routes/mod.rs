@@ -9,6 +9,7 @@ pub(crate) mod files;
 pub(crate) mod join_requests;
 pub(crate) mod me;
 pub(crate) mod memberships;
+pub(crate) mod real_name;
 
 use actix_web::{HttpResponse, web};
 
@@ -49,6 +50,17 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/me/password")
             .route(web::put().to(me::set_password))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/me/real-name")
+            .route(web::get().to(real_name::show))
+            .route(web::post().to(real_name::submit))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/me/real-name/face")
+            .route(web::post().to(real_name::face))
             .default_service(web::to(method_not_allowed)),
     )
     .service(

@@ -89,7 +89,7 @@ fn png_header_only(width: u32, height: u32) -> Vec<u8> {
 
 /// A baseline JPEG's markers (JFIF, quantisation table, frame header with the dimensions,
 /// scan header), a few scan bytes and the end marker, padded to `len` bytes when asked.
-fn jpeg(width: u16, height: u16, seed: u8, len: Option<usize>) -> Vec<u8> {
+pub(crate) fn jpeg(width: u16, height: u16, seed: u8, len: Option<usize>) -> Vec<u8> {
     let mut v = vec![0xFF, 0xD8];
     v.extend([0xFF, 0xE0, 0, 16]);
     v.extend(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
@@ -152,7 +152,7 @@ fn pdf_of_len(len: usize) -> Vec<u8> {
 
 // ---- requests ------------------------------------------------------------------------------
 
-fn upload(user: &User, query: &str, content_type: &str, bytes: Vec<u8>) -> TestRequest {
+pub(crate) fn upload(user: &User, query: &str, content_type: &str, bytes: Vec<u8>) -> TestRequest {
     TestRequest::post()
         .uri(&format!("/api/v1/files?{query}"))
         .insert_header((header::AUTHORIZATION, format!("Bearer {}", user.token)))

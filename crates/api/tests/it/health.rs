@@ -34,6 +34,7 @@ async fn readyz_is_503_when_postgres_does_not_answer() {
             runtime: runtime(dead, clock.clone()),
             identity: identity(sandbox_sms(dead, clock)),
             files: certdesk_api::files::FileStore::in_memory(),
+            real_name: certdesk_api::realname::RealName::sandbox(std::time::Duration::ZERO),
         },
     };
     let app = app!(w);

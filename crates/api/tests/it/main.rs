@@ -14,3 +14,4 @@ mod login;
 mod memberships;
 mod openapi;
 mod problems;
+mod real_name;

@@ -11,6 +11,7 @@ use actix_web::http::header::{self, HeaderMap};
 use actix_web::test::TestRequest;
 use certdesk_api::files::FileStore;
 use certdesk_api::identity::{CodeKey, Identity};
+use certdesk_api::realname::{RealName, Retry, SandboxRealName};
 use certdesk_api::{ApiState, issue_token};
 use certdesk_audit::Signer;
 use certdesk_domain::calendar::BusinessCalendar;
@@ -56,6 +57,8 @@ pub struct World {
     pub clock: Arc<ManualClock>,
     /// The SMS gateway stand-in the API sends codes through.
     pub sms: SandboxSms,
+    /// The real-name provider stand-in (no latency, retries without waiting).
+    pub real_name: Arc<SandboxRealName>,
     _db: TestDb,
     /// The folder the file store writes to (a real local store, as in production).
     pub files_dir: tempfile::TempDir,
@@ -147,15 +150,24 @@ impl World {
         let files_dir = tempfile::tempdir().unwrap();
         let files = FileStore::local(files_dir.path()).unwrap();
         let sms = sandbox_sms(db.url(), clock.clone());
+        let real_name = Arc::new(SandboxRealName::new(std::time::Duration::ZERO));
         let state = ApiState {
             runtime,
             identity: identity(sms.clone()),
             files,
+            real_name: RealName::new(
+                real_name.clone(),
+                Retry {
+                    attempts: 3,
+                    backoff: std::time::Duration::ZERO,
+                },
+            ),
         };
         let mut w = World {
             state,
             clock,
             sms,
+            real_name,
             _db: db,
             files_dir,
             enterprise: Uuid::nil(),
