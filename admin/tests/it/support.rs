@@ -1,7 +1,6 @@
 //! The test world: a fresh database, a runtime on a manual clock, staff with known passwords
 //! and TOTP secrets, and helpers for signing in and posting forms.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use actix_web::dev::{Service, ServiceResponse};
@@ -9,9 +8,7 @@ use actix_web::http::header;
 use actix_web::test::TestRequest;
 use certdesk_admin::{AdminState, Settings, staff, totp};
 use certdesk_audit::Signer;
-use certdesk_domain::calendar::BusinessCalendar;
 use certdesk_domain::clock::{Clock, ManualClock};
-use certdesk_engine::{Catalog, Environment, Templates};
 use certdesk_runtime::Runtime;
 use certdesk_store::schema::{definitions, instances, staff_credentials, tasks};
 use certdesk_store::testing::{TestDb, seed};
@@ -49,10 +46,6 @@ pub struct World {
     pub enterprise: Uuid,
 }
 
-fn root() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 impl World {
     pub async fn new() -> World {
         let db = TestDb::new().await;
@@ -60,23 +53,7 @@ impl World {
         let clock = Arc::new(ManualClock::new(
             Utc.with_ymd_and_hms(2026, 12, 1, 2, 0, 0).unwrap(),
         ));
-        let root = root();
-        let registry = certdesk_engine::load_dir(
-            &root.join("workflows"),
-            &root.join("templates"),
-            Catalog::standard(),
-        )
-        .unwrap();
-        let calendar = BusinessCalendar::from_toml_str(
-            &std::fs::read_to_string(root.join("workflows/holidays.toml")).unwrap(),
-        )
-        .unwrap();
-        let env = Environment {
-            catalog: Catalog::standard(),
-            templates: Templates::scan(&root.join("templates")).unwrap(),
-            calendar: Arc::new(calendar),
-            lock: None,
-        };
+        let (registry, env) = certdesk_testkit::runtime::definitions();
         let pool = certdesk_store::db::pool(db.url(), 8).unwrap();
         let runtime = Runtime::new(pool, Signer::generate(), clock.clone(), registry, env);
         runtime.sync_definitions().await.unwrap();

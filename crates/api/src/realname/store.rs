@@ -129,25 +129,7 @@ pub(crate) async fn set_pending_face(
     id_number: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
-        users::table
-            .filter(users::id.eq(user))
-            .filter(users::real_name_status.eq_any(OPEN_TO_SUBMIT)),
-    )
-    .set((
-        users::real_name_status.eq("pending_face"),
-        users::real_name_name.eq(doc.name),
-        users::real_name_id_type.eq(doc.id_type),
-        users::real_name_id_masked.eq(doc.id_masked),
-        users::real_name_id_digest.eq(doc.digest),
-        users::real_name_id_pending.eq(Some(id_number)),
-        users::real_name_instance_id.eq(None::<Uuid>),
-        users::real_name_updated_at.eq(now),
-        users::real_name_verified_at.eq(None::<DateTime<Utc>>),
-    ))
-    .execute(conn)
-    .await?;
-    Ok(n > 0)
+    open_submission(conn, user, doc, "pending_face", Some(id_number), now).await
 }
 
 /// The face check passed: verified, and the full number is dropped. False when the applicant
@@ -181,18 +163,31 @@ pub(crate) async fn claim_review(
     doc: &Document<'_>,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
+    open_submission(conn, user, doc, "pending_review", None, now).await
+}
+
+/// Moves an applicant whose status allows a new submission to `status` with this document
+/// (and, for the face check, the full number it needs). False when the status does not allow it.
+async fn open_submission(
+    conn: &mut AsyncPgConnection,
+    user: Uuid,
+    doc: &Document<'_>,
+    status: &str,
+    id_pending: Option<&str>,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
     let n = diesel::update(
         users::table
             .filter(users::id.eq(user))
             .filter(users::real_name_status.eq_any(OPEN_TO_SUBMIT)),
     )
     .set((
-        users::real_name_status.eq("pending_review"),
+        users::real_name_status.eq(status),
         users::real_name_name.eq(doc.name),
         users::real_name_id_type.eq(doc.id_type),
         users::real_name_id_masked.eq(doc.id_masked),
         users::real_name_id_digest.eq(doc.digest),
-        users::real_name_id_pending.eq(None::<String>),
+        users::real_name_id_pending.eq(id_pending),
         users::real_name_instance_id.eq(None::<Uuid>),
         users::real_name_updated_at.eq(now),
         users::real_name_verified_at.eq(None::<DateTime<Utc>>),

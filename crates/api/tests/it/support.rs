@@ -14,9 +14,7 @@ use certdesk_api::identity::{CodeKey, Identity};
 use certdesk_api::realname::{RealName, Retry, SandboxRealName};
 use certdesk_api::{ApiState, issue_token};
 use certdesk_audit::Signer;
-use certdesk_domain::calendar::BusinessCalendar;
 use certdesk_domain::clock::{Clock, ManualClock};
-use certdesk_engine::{Catalog, Environment, Templates};
 use certdesk_notify::SandboxSms;
 use certdesk_runtime::Runtime;
 use certdesk_store::schema::{files, instances, users};
@@ -73,29 +71,9 @@ pub struct World {
     pub other_admin: User,
 }
 
-fn root() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// A runtime over `url`, with the repository's definitions.
 pub fn runtime(url: &str, clock: Arc<ManualClock>) -> Runtime {
-    let root = root();
-    let registry = certdesk_engine::load_dir(
-        &root.join("workflows"),
-        &root.join("templates"),
-        Catalog::standard(),
-    )
-    .unwrap();
-    let calendar = BusinessCalendar::from_toml_str(
-        &std::fs::read_to_string(root.join("workflows/holidays.toml")).unwrap(),
-    )
-    .unwrap();
-    let env = Environment {
-        catalog: Catalog::standard(),
-        templates: Templates::scan(&root.join("templates")).unwrap(),
-        calendar: Arc::new(calendar),
-        lock: None,
-    };
+    let (registry, env) = certdesk_testkit::runtime::definitions();
     let pool = certdesk_store::db::pool(url, 8).unwrap();
     Runtime::new(pool, Signer::generate(), clock, registry, env)
 }
