@@ -14,6 +14,7 @@ pub mod pages;
 pub mod session;
 pub mod staff;
 pub mod totp;
+pub mod view;
 
 use std::sync::Arc;
 

@@ -11,3 +11,4 @@ mod support;
 
 mod inbox;
 mod signin;
+mod view;
