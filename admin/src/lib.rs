@@ -9,10 +9,16 @@
 //!
 //! Mount it with [`configure`] on an app holding a `web::Data<`[`AdminState`]`>`.
 
+pub mod access;
+pub mod chart;
 pub mod inbox;
+pub mod instances;
+pub mod ops;
 pub mod pages;
+pub mod people;
 pub mod session;
 pub mod staff;
+pub mod supervise;
 pub mod totp;
 pub mod view;
 
@@ -84,6 +90,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/admin")
             .wrap(from_fn(session::guard))
             .configure(pages::routes)
+            .configure(instances::routes)
+            .configure(supervise::routes)
+            .configure(people::routes)
+            .configure(ops::routes)
             .default_service(web::to(pages::not_found)),
     );
 }
