@@ -7,6 +7,12 @@
 //! changes here: claiming writes only `tasks.claimed_by`; decisions (the next slice) will go
 //! through [`certdesk_runtime::Runtime`].
 //!
+//! Supervisor pages ([`access`] says who opens which): the dashboard and reassigning
+//! ([`supervise`], charts from [`chart`]), instance search and pages ([`instances`]), staff and
+//! roles ([`people`]), definitions, dead jobs and the audit ([`ops`]); [`view`] holds the
+//! timeline and diagram pieces pages share. Reassigning writes `tasks.claimed_by` and a
+//! `console_events` row, never workflow state.
+//!
 //! Mount it with [`configure`] on an app holding a `web::Data<`[`AdminState`]`>`.
 
 pub mod access;

@@ -756,3 +756,42 @@ async fn the_audit_page_reports_intact_history_and_names_an_edited_row() {
         "{html}"
     );
 }
+
+#[tokio::test]
+async fn instance_pages_are_keyset_pages_covering_every_row_once() {
+    let w = World::new().await;
+    for ago in 1..=5 {
+        w.task("cs_reviewer", TimeDelta::minutes(ago), None, None)
+            .await;
+    }
+    let mut conn = w.conn().await;
+    let mut q =
+        certdesk_admin::instances::check(&certdesk_admin::instances::Search::default()).unwrap();
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let (rows, next) = certdesk_admin::instances::find(&mut conn, &q, 2)
+            .await
+            .unwrap();
+        assert!(rows.len() <= 2);
+        // Newest first within and across pages.
+        seen.extend(rows.iter().map(|r| (r.created_at, r.id)));
+        pages += 1;
+        match next {
+            Some(n) => {
+                q = certdesk_admin::instances::check(&certdesk_admin::instances::Search {
+                    after: Some(n),
+                    ..Default::default()
+                })
+                .unwrap();
+            }
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 5);
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    sorted.dedup();
+    assert_eq!(sorted, seen, "descending, no repeats");
+}
