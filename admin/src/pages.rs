@@ -107,11 +107,32 @@ pub fn templates() -> Result<Handlebars<'static>, handlebars::TemplateError> {
     let mut h = Handlebars::new();
     // Values are HTML-escaped (the default); a missing field renders empty.
     h.register_partial("layout", include_str!("../templates/layout.hbs"))?;
+    h.register_partial(
+        "timeline",
+        include_str!("../templates/partials/timeline.hbs"),
+    )?;
+    h.register_partial("diagram", include_str!("../templates/partials/diagram.hbs"))?;
     h.register_template_string("login", include_str!("../templates/login.hbs"))?;
     h.register_template_string("password", include_str!("../templates/password.hbs"))?;
     h.register_template_string("tasks", include_str!("../templates/tasks.hbs"))?;
     h.register_template_string("task", include_str!("../templates/task.hbs"))?;
     h.register_template_string("error", include_str!("../templates/error.hbs"))?;
+    for (name, text) in [
+        ("instances", include_str!("../templates/instances.hbs")),
+        ("instance", include_str!("../templates/instance.hbs")),
+        ("supervise", include_str!("../templates/supervise.hbs")),
+        ("staff", include_str!("../templates/staff.hbs")),
+        (
+            "staff_secret",
+            include_str!("../templates/staff_secret.hbs"),
+        ),
+        ("definitions", include_str!("../templates/definitions.hbs")),
+        ("definition", include_str!("../templates/definition.hbs")),
+        ("jobs", include_str!("../templates/jobs.hbs")),
+        ("audit", include_str!("../templates/audit.hbs")),
+    ] {
+        h.register_template_string(name, text)?;
+    }
     Ok(h)
 }
 
@@ -134,7 +155,13 @@ pub async fn conn(
         .map_err(|e| PageError::internal(format!("database pool: {e}")))
 }
 
-fn page(state: &AdminState, status: StatusCode, template: &str, data: &Value) -> HttpResponse {
+/// Renders `template` with `data` as a console page (security headers included).
+pub(crate) fn page(
+    state: &AdminState,
+    status: StatusCode,
+    template: &str,
+    data: &Value,
+) -> HttpResponse {
     match state.templates.render(template, data) {
         Ok(html) => HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
@@ -167,7 +194,7 @@ pub fn error_page(state: &AdminState, e: &PageError) -> HttpResponse {
     )
 }
 
-fn see_other(to: &str) -> HttpResponse {
+pub(crate) fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, to.to_owned()))
         .finish()
@@ -205,12 +232,13 @@ async fn home(_: Staff) -> HttpResponse {
     see_other("/admin/tasks")
 }
 
-fn me(staff: &Staff) -> Value {
-    json!({"name": staff.name, "roles": staff.roles.iter().map(|r| role_title(r)).collect::<Vec<_>>(), "csrf": staff.csrf})
+/// The signed-in person as every page's layout shows them (name, roles, CSRF token, menu).
+pub(crate) fn me(staff: &Staff) -> Value {
+    json!({"name": staff.name, "roles": staff.roles.iter().map(|r| role_title(r)).collect::<Vec<_>>(), "csrf": staff.csrf, "nav": crate::access::nav(staff)})
 }
 
 /// Chinese name of a role.
-fn role_title(role: &str) -> &str {
+pub(crate) fn role_title(role: &str) -> &str {
     match role {
         "cs_reviewer" => "客服审核",
         "finance" => "财务",
@@ -348,7 +376,7 @@ fn beijing(t: DateTime<Utc>) -> String {
         .to_string()
 }
 
-fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
+pub(crate) fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let d = now - since;
     let (days, hours, minutes) = (d.num_days(), d.num_hours() % 24, d.num_minutes() % 60);
     if days > 0 {
@@ -360,7 +388,10 @@ fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-fn sla_of(due: Option<DateTime<Utc>>, now: DateTime<Utc>) -> (&'static str, &'static str) {
+pub(crate) fn sla_of(
+    due: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> (&'static str, &'static str) {
     match due {
         None => ("none", "无时限"),
         Some(d) if d < now => ("breached", "已超时"),
@@ -369,14 +400,14 @@ fn sla_of(due: Option<DateTime<Utc>>, now: DateTime<Utc>) -> (&'static str, &'st
     }
 }
 
-fn chain_title(state: &AdminState, name: &str) -> String {
+pub(crate) fn chain_title(state: &AdminState, name: &str) -> String {
     state
         .runtime
         .definition(name)
         .map_or_else(|| name.to_owned(), |d| d.title.clone())
 }
 
-fn state_title(state: &AdminState, definition: &str, name: &str) -> String {
+pub(crate) fn state_title(state: &AdminState, definition: &str, name: &str) -> String {
     state
         .runtime
         .definition(definition)
@@ -431,7 +462,7 @@ fn flash_text(code: &str) -> Option<&'static str> {
     })
 }
 
-fn select_options(current: &Option<String>, options: &[(&str, &str)]) -> Vec<Value> {
+pub(crate) fn select_options(current: &Option<String>, options: &[(&str, &str)]) -> Vec<Value> {
     options
         .iter()
         .map(|(value, label)| {

@@ -11,3 +11,5 @@ mod support;
 
 mod inbox;
 mod signin;
+mod supervise;
+mod view;

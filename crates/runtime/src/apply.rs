@@ -388,6 +388,21 @@ impl Runtime {
         Ok(fired)
     }
 
+    /// Version `version` of definition `name`: the current one, or compiled from the copy the
+    /// `definitions` table keeps (for instances on older versions, and the console's diagrams).
+    ///
+    /// # Errors
+    ///
+    /// When the database holds no such version, or it no longer compiles.
+    pub async fn definition_version(
+        &self,
+        name: &str,
+        version: i32,
+    ) -> Result<Arc<Definition>, RuntimeError> {
+        let mut conn = self.conn().await?;
+        self.version(&mut conn, name, version).await
+    }
+
     /// Loads the definition version an instance runs on.
     async fn version(
         &self,
