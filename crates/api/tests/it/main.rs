@@ -5,11 +5,13 @@
 #[macro_use]
 mod support;
 
+mod admin_transfers;
 mod enterprises;
 mod files;
 mod health;
 mod idempotency;
 mod join_requests;
+mod leave_requests;
 mod login;
 mod memberships;
 mod openapi;
