@@ -3,7 +3,8 @@
 //!
 //! What it loads: staff with every console role, three enterprises with their admins and legal
 //! representatives, applicants with bearer tokens, and join requests in every state of
-//! `workflows/join_request.toml`. Users, enterprises and memberships have fixed ids (UUID v5
+//! `workflows/join_request.toml`, one open leave request (`workflows/leave_enterprise.toml`) and
+//! one open admin transfer (`workflows/admin_transfer.toml`). Users, enterprises and memberships have fixed ids (UUID v5
 //! from [`NAMESPACE`]) and are inserted with `ON CONFLICT DO NOTHING`; tokens are fixed strings,
 //! so their SHA-256 (the `api_tokens` key) is fixed too. Each join request has its own demo
 //! requester and is started only while that requester has no `join_request` instance.
@@ -83,7 +84,7 @@ const STAFF: [(Person, &str); 6] = [
 
 /// Applicants: enterprise admins, legal representatives and the requester of each demo join
 /// request. Each gets a bearer token.
-const APPLICANTS: [Person; 16] = [
+const APPLICANTS: [Person; 18] = [
     person("chen-xiaoyan", "陈晓燕", "19900000101"),
     person("huang-zhiming", "黄志明", "19900000102"),
     person("lin-jianguo", "林建国", "19900000103"),
@@ -100,7 +101,13 @@ const APPLICANTS: [Person; 16] = [
     person("tang-ying", "唐颖", "19900000407"),
     person("xu-lei", "许磊", "19900000408"),
     person("han-xue", "韩雪", "19900000409"),
+    person("feng-xiaoyu", "冯晓宇", "19900000410"),
+    person("qian-ming", "钱明", "19900000411"),
 ];
+
+/// Applicants who are real-name verified (a resident ID, as the provider would have checked):
+/// an admin transfer needs a verified target.
+const VERIFIED: [&str; 1] = ["qian-ming"];
 
 /// A demo enterprise and the applicants who run it.
 #[derive(Debug, Clone, Copy)]
@@ -115,6 +122,8 @@ struct Company {
     legal_rep: &'static str,
     /// Applicant keys of the enterprise admins.
     admins: &'static [&'static str],
+    /// Applicant keys of plain members.
+    members: &'static [&'static str],
 }
 
 const COMPANIES: [Company; 3] = [
@@ -125,6 +134,7 @@ const COMPANIES: [Company; 3] = [
         kind: "enterprise",
         legal_rep: "lin-jianguo",
         admins: &["chen-xiaoyan", "huang-zhiming"],
+        members: &["feng-xiaoyu"],
     },
     Company {
         key: "hz",
@@ -133,6 +143,7 @@ const COMPANIES: [Company; 3] = [
         kind: "enterprise",
         legal_rep: "zhou-zhenhua",
         admins: &["wu-li"],
+        members: &["qian-ming"],
     },
     Company {
         key: "cd",
@@ -141,6 +152,7 @@ const COMPANIES: [Company; 3] = [
         kind: "public_institution",
         legal_rep: "zheng-hong",
         admins: &["sun-yue"],
+        members: &[],
     },
 ];
 
@@ -331,6 +343,53 @@ const REQUESTS: [Request; 9] = [
     },
 ];
 
+/// A demo request of one of the enterprise-membership chains, left open for a decision.
+#[derive(Debug, Clone, Copy)]
+struct MemberRequest {
+    /// `leave_enterprise` or `admin_transfer`.
+    definition: &'static str,
+    requester: &'static str,
+    company: &'static str,
+    /// The member the admin role goes to (admin transfers).
+    target: Option<&'static str>,
+    reason: &'static str,
+    /// Who decides it in the printed example.
+    decider: &'static str,
+}
+
+const MEMBER_REQUESTS: [MemberRequest; 2] = [
+    MemberRequest {
+        definition: "leave_enterprise",
+        requester: "feng-xiaoyu",
+        company: "fz",
+        target: None,
+        reason: "已从公司离职，申请退出企业。",
+        decider: "chen-xiaoyan",
+    },
+    MemberRequest {
+        definition: "admin_transfer",
+        requester: "wu-li",
+        company: "hz",
+        target: Some("qian-ming"),
+        reason: "本人调往分公司，由钱明接任企业管理员。",
+        decider: "zhou-zhenhua",
+    },
+];
+
+impl MemberRequest {
+    fn input(&self) -> anyhow::Result<Value> {
+        let c = company(self.company)?;
+        let mut input = json!({
+            "enterprise_id": demo_id("enterprise", c.key).to_string(),
+            "reason": self.reason,
+        });
+        if let Some(target) = self.target {
+            input["target_user_id"] = json!(demo_id("user", target).to_string());
+        }
+        Ok(input)
+    }
+}
+
 /// The fixed id of a demo thing: `kind` is `user`, `enterprise`, `order` or `token`.
 fn demo_id(kind: &str, key: &str) -> Uuid {
     Uuid::new_v5(&NAMESPACE, format!("{kind}:{key}").as_bytes())
@@ -372,8 +431,27 @@ fn check_world() -> anyhow::Result<()> {
         Uscc::parse(c.uscc)
             .map_err(|e| anyhow::anyhow!("demo USCC {} of {}: {}", c.uscc, c.name, e.code))?;
         applicant(c.legal_rep)?;
-        for a in c.admins {
+        for a in c.admins.iter().chain(c.members) {
             applicant(a)?;
+        }
+    }
+    for key in VERIFIED {
+        applicant(key)?;
+    }
+    for m in &MEMBER_REQUESTS {
+        let c = company(m.company)?;
+        applicant(m.requester)?;
+        if !c.admins.contains(&m.decider) && c.legal_rep != m.decider {
+            bail!(
+                "demo {} of {}: the decider decides nothing there",
+                m.definition,
+                m.requester
+            );
+        }
+        if let Some(t) = m.target
+            && !(c.members.contains(&t) && VERIFIED.contains(&t))
+        {
+            bail!("demo admin transfer to {t}: the target must be a verified member");
         }
     }
     for r in &REQUESTS {
@@ -452,6 +530,7 @@ struct Added {
     memberships: usize,
     tokens: usize,
     requests: usize,
+    member_requests: usize,
 }
 
 impl Added {
@@ -462,6 +541,7 @@ impl Added {
             + self.memberships
             + self.tokens
             + self.requests
+            + self.member_requests
     }
 }
 
@@ -514,6 +594,31 @@ pub async fn load(config: &Config) -> anyhow::Result<Summary> {
         }
     }
     added.requests = old.len() + fresh.len();
+    for m in &MEMBER_REQUESTS {
+        let requester = demo_id("user", m.requester);
+        let mut conn = real
+            .pool()
+            .get()
+            .await
+            .context("connecting to PostgreSQL")?;
+        if db::instance_of(&mut conn, m.definition, requester)
+            .await?
+            .is_some()
+        {
+            continue;
+        }
+        drop(conn);
+        let c = company(m.company)?;
+        real.start(
+            m.definition,
+            requester,
+            Some(demo_id("enterprise", c.key)),
+            &m.input()?,
+        )
+        .await
+        .with_context(|| format!("demo {} of {}", m.definition, m.requester))?;
+        added.member_requests += 1;
+    }
 
     summarize(config, &real, now, added).await
 }
@@ -652,13 +757,14 @@ async fn summarize(
     } else {
         lines.push(format!(
             "certdesk demo: loaded {} user(s), {} staff role(s), {} enterprise(s), {} membership(s), \
-             {} bearer token(s) and {} join request(s).",
+             {} bearer token(s), {} join request(s) and {} leave/admin-transfer request(s).",
             added.users,
             added.staff_roles,
             added.enterprises,
             added.memberships,
             added.tokens,
-            added.requests
+            added.requests,
+            added.member_requests
         ));
     }
     lines.push("Every demo user and enterprise has is_demo = true.".to_owned());
@@ -749,6 +855,26 @@ async fn summarize(
         }
     }
 
+    lines.push(String::new());
+    lines.push("Leave requests and admin transfers (open, for a decision):".to_owned());
+    let mut member_examples = Vec::new();
+    for m in &MEMBER_REQUESTS {
+        let c = company(m.company)?;
+        let requester = applicant(m.requester)?;
+        let Some((id, state)) =
+            db::instance_of(&mut conn, m.definition, demo_id("user", m.requester)).await?
+        else {
+            lines.push(format!("  (missing)  {} {}", m.definition, requester.name));
+            continue;
+        };
+        let what = match m.target {
+            Some(t) => format!("{} → {} ({})", requester.name, applicant(t)?.name, c.name),
+            None => format!("{} leaves {}", requester.name, c.name),
+        };
+        lines.push(format!("  {state:<16} {id}  {}: {what}", m.definition));
+        member_examples.push((m, id, *c));
+    }
+
     let host = if config.listen.ip().is_unspecified() {
         format!("127.0.0.1:{}", config.listen.port())
     } else {
@@ -770,6 +896,20 @@ async fn summarize(
             "  curl -H 'Authorization: Bearer {admin}' -H 'Content-Type: application/json' -d '{{\"outcome\":\"approve\"}}' http://{host}/api/v1/join-requests/{id}/decision"
         ));
     }
+    for (m, id, c) in member_examples {
+        let (list, base) = match m.definition {
+            "admin_transfer" => ("admin-transfers", "admin-transfers"),
+            _ => ("leave-requests", "leave-requests"),
+        };
+        let decider = token_for(m.decider);
+        lines.push(format!(
+            "  curl -H 'Authorization: Bearer {decider}' 'http://{host}/api/v1/enterprises/{}/{list}'",
+            demo_id("enterprise", c.key)
+        ));
+        lines.push(format!(
+            "  curl -H 'Authorization: Bearer {decider}' -H 'Content-Type: application/json' -d '{{\"outcome\":\"approve\"}}' http://{host}/api/v1/{base}/{id}/decision"
+        ));
+    }
     let searcher = token_for(REQUESTS[0].requester);
     lines.push(format!(
         "  curl -H 'Authorization: Bearer {searcher}' 'http://{host}/api/v1/enterprises?uscc={}'",
@@ -786,6 +926,9 @@ fn role_of(key: &str) -> String {
         }
         if c.legal_rep == key {
             return format!("legal representative of {}", c.name);
+        }
+        if c.members.contains(&key) {
+            return format!("member of {}", c.name);
         }
     }
     match REQUESTS.iter().find(|r| r.requester == key) {
@@ -804,13 +947,13 @@ mod db {
     };
     use chrono::{DateTime, Utc};
     use diesel::sql_types::Bytea;
-    use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
+    use diesel::{ExpressionMethods, NullableExpressionMethods, OptionalExtension, QueryDsl};
     use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
     use uuid::Uuid;
 
     use super::{
-        APPLICANTS, Added, COMPANIES, JOIN_REQUEST, STAFF, TOKEN_LABEL, TOKEN_TTL, WORLD_AGE,
-        demo_id, email_for, token_for,
+        APPLICANTS, Added, COMPANIES, JOIN_REQUEST, STAFF, TOKEN_LABEL, TOKEN_TTL, VERIFIED,
+        WORLD_AGE, demo_id, email_for, token_for,
     };
 
     #[diesel::declare_sql_function]
@@ -922,7 +1065,8 @@ mod db {
                     .admins
                     .iter()
                     .map(|a| (*a, "enterprise_admin"))
-                    .chain([(c.legal_rep, "legal_rep")]);
+                    .chain([(c.legal_rep, "legal_rep")])
+                    .chain(c.members.iter().map(|m| (*m, "member")));
                 for (key, role) in members {
                     added.memberships += diesel::insert_into(memberships::table)
                         .values((
@@ -936,6 +1080,29 @@ mod db {
                         .await
                         .with_context(|| format!("making {key} {role} of {}", c.name))?;
                 }
+            }
+            // Real-name verified as the provider would leave them (only a masked number and a
+            // digest are kept); never touches an applicant who went through verification.
+            for key in VERIFIED {
+                let p = super::applicant(key)?;
+                diesel::update(
+                    users::table
+                        .filter(users::id.eq(demo_id("user", key)))
+                        .filter(users::real_name_status.eq("none")),
+                )
+                .set((
+                    users::real_name_status.eq("verified"),
+                    users::real_name_name.eq(p.name),
+                    users::real_name_id_type.eq("resident_id"),
+                    users::real_name_id_masked.eq("350102********0011"),
+                    users::real_name_id_digest
+                        .eq(sha256(format!("demo-id:{key}").into_bytes()).nullable()),
+                    users::real_name_updated_at.eq(since),
+                    users::real_name_verified_at.eq(since),
+                ))
+                .execute(conn)
+                .await
+                .with_context(|| format!("marking demo applicant {key} real-name verified"))?;
             }
             for p in &APPLICANTS {
                 added.tokens += diesel::insert_into(api_tokens::table)
@@ -970,6 +1137,23 @@ mod db {
             .await
             .optional()
             .context("looking up a demo join request")
+    }
+
+    /// The requester's (first) instance of `definition` and its state.
+    pub(super) async fn instance_of(
+        conn: &mut AsyncPgConnection,
+        definition: &str,
+        requester: Uuid,
+    ) -> anyhow::Result<Option<(Uuid, String)>> {
+        instances::table
+            .select((instances::id, instances::state))
+            .filter(instances::definition.eq(definition.to_owned()))
+            .filter(instances::requester.eq(requester))
+            .order(instances::created_at)
+            .first(conn)
+            .await
+            .optional()
+            .context("looking up a demo request")
     }
 
     /// The open task of an instance.

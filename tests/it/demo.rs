@@ -260,6 +260,38 @@ async fn demo_loads_every_join_request_state_and_a_second_run_adds_nothing() {
         .await,
         0
     );
+    // One open leave request and one open admin transfer, each waiting for its decider, and
+    // the transfer's target verified as the API requires.
+    for (definition, state) in [
+        ("leave_enterprise", "admin_review"),
+        ("admin_transfer", "legal_rep_review"),
+    ] {
+        assert_eq!(
+            count(
+                &mut conn,
+                &format!(
+                    "SELECT count(*) AS n FROM instances i JOIN tasks t ON t.instance_id = i.id \
+                     WHERE i.definition = '{definition}' AND i.state = '{state}' \
+                     AND i.status = 'running' AND t.status = 'open'"
+                )
+            )
+            .await,
+            1,
+            "{definition}"
+        );
+    }
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM instances i JOIN users u \
+             ON u.id = (i.data->>'target_user_id')::uuid \
+             JOIN memberships m ON m.user_id = u.id AND m.enterprise_id = i.subject_id \
+             WHERE i.definition = 'admin_transfer' AND u.real_name_status = 'verified' \
+             AND m.role = 'member'"
+        )
+        .await,
+        1
+    );
     // One demo requester per request.
     assert_eq!(
         count(

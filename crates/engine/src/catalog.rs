@@ -153,6 +153,20 @@ impl Catalog {
                         .to_owned(),
                 },
                 Entry {
+                    name: "membership.revoke".to_owned(),
+                    args: vec![],
+                    summary: "remove the requester from the enterprise: every role they hold \
+                              there but the legal representative's (退出企业)"
+                        .to_owned(),
+                },
+                Entry {
+                    name: "membership.transfer_admin".to_owned(),
+                    args: vec![],
+                    summary: "make `form.target_user_id` an admin of the enterprise and the \
+                              requester a plain member, in one transaction (管理员转授)"
+                        .to_owned(),
+                },
+                Entry {
                     name: "real_name.mark_verified".to_owned(),
                     args: vec![],
                     summary: "mark the requester real-name verified by the reviewed document \

@@ -18,8 +18,10 @@ use crate::outbox::{BoxFuture, EffectError, Executor, OutboxRow};
 pub struct DatabaseActions;
 
 /// Action names [`DatabaseActions`] implements.
-pub const NAMES: [&str; 3] = [
+pub const NAMES: [&str; 5] = [
     "membership.grant",
+    "membership.revoke",
+    "membership.transfer_admin",
     "real_name.mark_verified",
     "real_name.mark_rejected",
 ];
@@ -33,6 +35,8 @@ impl Executor for DatabaseActions {
         Box::pin(async move {
             match row.name.as_str() {
                 "membership.grant" => grant_membership(conn, row).await,
+                "membership.revoke" => revoke_membership(conn, row).await,
+                "membership.transfer_admin" => transfer_admin(conn, row).await,
                 "real_name.mark_verified" => mark_real_name(conn, row, "verified").await,
                 "real_name.mark_rejected" => mark_real_name(conn, row, "rejected").await,
                 other => Err(EffectError::Permanent(format!(
@@ -81,6 +85,133 @@ async fn grant_membership(
         .on_conflict_do_nothing()
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// The requester, the enterprise and the form of the instance an action belongs to.
+async fn subject_of(
+    conn: &mut AsyncPgConnection,
+    row: &OutboxRow,
+) -> Result<(Uuid, Uuid, serde_json::Value), EffectError> {
+    let instance = row
+        .instance_id
+        .ok_or_else(|| EffectError::Permanent(format!("{} without an instance", row.name)))?;
+    let (requester, subject, data): (Uuid, Option<Uuid>, serde_json::Value) = instances::table
+        .select((instances::requester, instances::subject_id, instances::data))
+        .find(instance)
+        .first(conn)
+        .await?;
+    let enterprise =
+        subject.ok_or_else(|| EffectError::Permanent("the request names no enterprise".into()))?;
+    Ok((requester, enterprise, data))
+}
+
+/// 退出企业: the requester leaves the enterprise. Every role they hold there goes, except the
+/// legal representative's: that is a registered fact of the enterprise, not a membership one
+/// leaves (the API refuses the legal rep's request; this holds even if the role came later).
+/// Idempotent: a second delivery finds nothing left to delete.
+async fn revoke_membership(
+    conn: &mut AsyncPgConnection,
+    row: &OutboxRow,
+) -> Result<(), EffectError> {
+    let (requester, enterprise, _) = subject_of(conn, row).await?;
+    let removed = diesel::delete(
+        memberships::table
+            .filter(memberships::enterprise_id.eq(enterprise))
+            .filter(memberships::user_id.eq(requester))
+            .filter(memberships::role.ne("legal_rep")),
+    )
+    .execute(conn)
+    .await?;
+    tracing::info!(
+        enterprise.id = %enterprise,
+        user.id = %requester,
+        memberships.removed = removed,
+        "member left the enterprise"
+    );
+    Ok(())
+}
+
+/// 管理员转授: the target becomes an admin, the requester stops being one and stays a plain
+/// member, both in the delivery's one transaction. Each of them keeps the seal-use right they
+/// had (it belongs to the person and is set on each of their rows). Idempotent: a second
+/// delivery finds the target an admin and the requester no longer one, and changes nothing.
+/// A target who no longer belongs to the enterprise (left meanwhile) fails for good, so a
+/// person looks at it, and nothing changes.
+async fn transfer_admin(conn: &mut AsyncPgConnection, row: &OutboxRow) -> Result<(), EffectError> {
+    let (requester, enterprise, data) = subject_of(conn, row).await?;
+    let target = data
+        .get("target_user_id")
+        .and_then(|v| v.as_str())
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or_else(|| EffectError::Permanent("the request names no target".into()))?;
+    // Lock both people's rows in this enterprise first, so a leave or a seal-use change cannot
+    // slip in between the reads and the writes below.
+    let rows: Vec<(Uuid, String, Option<NaiveDate>)> = memberships::table
+        .select((
+            memberships::user_id,
+            memberships::role,
+            memberships::seal_use_until,
+        ))
+        .filter(memberships::enterprise_id.eq(enterprise))
+        .filter(memberships::user_id.eq_any([requester, target]))
+        .for_update()
+        .load(conn)
+        .await?;
+    let seal_of = |user: Uuid| {
+        rows.iter()
+            .filter(|r| r.0 == user)
+            .filter_map(|r| r.2)
+            .max()
+    };
+    let has = |user: Uuid, role: &str| rows.iter().any(|r| r.0 == user && r.1 == role);
+    if !rows.iter().any(|r| r.0 == target) {
+        return Err(EffectError::Permanent(format!(
+            "the target {target} no longer belongs to enterprise {enterprise}"
+        )));
+    }
+    if !has(target, "enterprise_admin") {
+        diesel::insert_into(memberships::table)
+            .values((
+                memberships::enterprise_id.eq(enterprise),
+                memberships::user_id.eq(target),
+                memberships::role.eq("enterprise_admin"),
+                memberships::seal_use_until.eq(seal_of(target)),
+                memberships::created_at.eq(row.created_at),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+    }
+    if has(requester, "enterprise_admin") {
+        if !has(requester, "member") {
+            diesel::insert_into(memberships::table)
+                .values((
+                    memberships::enterprise_id.eq(enterprise),
+                    memberships::user_id.eq(requester),
+                    memberships::role.eq("member"),
+                    memberships::seal_use_until.eq(seal_of(requester)),
+                    memberships::created_at.eq(row.created_at),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+        }
+        diesel::delete(
+            memberships::table
+                .filter(memberships::enterprise_id.eq(enterprise))
+                .filter(memberships::user_id.eq(requester))
+                .filter(memberships::role.eq("enterprise_admin")),
+        )
+        .execute(conn)
+        .await?;
+    }
+    tracing::info!(
+        enterprise.id = %enterprise,
+        from.id = %requester,
+        to.id = %target,
+        "enterprise admin role transferred"
+    );
     Ok(())
 }
 

@@ -290,7 +290,10 @@ impl Runtime {
                 RuntimeError::Db(diesel::result::Error::DatabaseError(
                     diesel::result::DatabaseErrorKind::UniqueViolation,
                     info,
-                )) if info.constraint_name() == Some("instances_one_open_join_request") => {
+                )) if info
+                    .constraint_name()
+                    .is_some_and(|c| c.starts_with("instances_one_open_")) =>
+                {
                     RuntimeError::AlreadyOpen
                 }
                 other => other,

@@ -100,11 +100,11 @@ impl SubmitBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Submitted {
     /// The request's id.
-    id: Uuid,
+    pub(crate) id: Uuid,
     /// Its state (`admin_review`, …).
-    state: String,
+    pub(crate) state: String,
     /// When it was submitted.
-    created_at: DateTime<Utc>,
+    pub(crate) created_at: DateTime<Utc>,
 }
 
 /// `POST /api/v1/join-requests`.
@@ -364,43 +364,43 @@ fn admin_check_locked(until: DateTime<Utc>, now: DateTime<Utc>) -> ApiError {
 
 /// An enterprise, briefly.
 #[derive(Debug, Serialize, ToSchema)]
-struct EnterpriseRef {
+pub(crate) struct EnterpriseRef {
     /// Its id.
-    id: Uuid,
+    pub(crate) id: Uuid,
     /// Its name.
-    name: String,
+    pub(crate) name: String,
 }
 
 /// A person, briefly.
 #[derive(Debug, Serialize, ToSchema)]
-struct Person {
+pub(crate) struct Person {
     /// The user's id.
-    id: Uuid,
+    pub(crate) id: Uuid,
     /// The real name (empty before real-name verification).
-    name: String,
+    pub(crate) name: String,
     /// Masked (`186****8621`).
-    phone: Option<String>,
+    pub(crate) phone: Option<String>,
 }
 
 /// Something that happened to a request.
 #[derive(Debug, Serialize, ToSchema)]
-struct HistoryItem {
+pub(crate) struct HistoryItem {
     /// What happened (`started`, `decided`, `withdrawn`, …).
-    event: String,
+    pub(crate) event: String,
     /// When.
-    at: DateTime<Utc>,
+    pub(crate) at: DateTime<Utc>,
     /// The state it led to.
     #[serde(skip_serializing_if = "Option::is_none")]
-    state: Option<String>,
+    pub(crate) state: Option<String>,
     /// A decision's outcome.
     #[serde(skip_serializing_if = "Option::is_none")]
-    outcome: Option<String>,
+    pub(crate) outcome: Option<String>,
     /// A decision's reason code.
     #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
+    pub(crate) reason: Option<String>,
     /// A decision's comment.
     #[serde(skip_serializing_if = "Option::is_none")]
-    comment: Option<String>,
+    pub(crate) comment: Option<String>,
 }
 
 impl From<db::HistoryEntry> for HistoryItem {
@@ -720,22 +720,22 @@ pub(crate) async fn list_own(
 pub(crate) struct DecisionBody {
     /// `approve` or `reject` (required).
     #[schema(example = "approve")]
-    outcome: Option<String>,
+    pub(crate) outcome: Option<String>,
     /// A reason code from the workflow's list (required to reject).
-    reason: Option<String>,
+    pub(crate) reason: Option<String>,
     /// A comment for the requester.
-    comment: Option<String>,
+    pub(crate) comment: Option<String>,
 }
 
 /// Where a request stands after a decision or a withdrawal.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Decided {
     /// The request's id.
-    id: Uuid,
+    pub(crate) id: Uuid,
     /// Its workflow state now.
-    state: String,
+    pub(crate) state: String,
     /// `running`, `completed`, … of the workflow instance.
-    status: String,
+    pub(crate) status: String,
 }
 
 /// `POST /api/v1/join-requests/{id}/decision`: an admin (or the legal representative)
@@ -868,12 +868,12 @@ fn definition(state: &ApiState) -> Result<&Definition, ApiError> {
         .ok_or_else(|| ApiError::internal("the join_request definition is not loaded"))
 }
 
-fn state_title(def: &Definition, state: &str) -> Option<String> {
+pub(crate) fn state_title(def: &Definition, state: &str) -> Option<String> {
     def.state_id(state).map(|id| def.state(id).title.clone())
 }
 
 /// The request no longer waits for a decision (the engine's `task_not_open`).
-fn task_not_open() -> ApiError {
+pub(crate) fn task_not_open() -> ApiError {
     ApiError::from(RuntimeError::Step(StepError::TaskNotOpen { task: 0 }))
 }
 

@@ -3,11 +3,14 @@
 //! Every route here needs a `#[utoipa::path]` on its handler and an entry in
 //! [`crate::openapi::ApiDoc`]: a test fails for a resource or method the document lacks.
 
+pub(crate) mod admin_transfers;
 pub(crate) mod auth;
 pub(crate) mod enterprises;
 pub(crate) mod files;
 pub(crate) mod join_requests;
+pub(crate) mod leave_requests;
 pub(crate) mod me;
+pub(crate) mod member_requests;
 pub(crate) mod memberships;
 pub(crate) mod real_name;
 
@@ -127,6 +130,48 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/join-requests/{id}/withdraw")
             .route(web::post().to(join_requests::withdraw))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/enterprises/{id}/leave-requests")
+            .route(web::get().to(leave_requests::list))
+            .route(web::post().to(leave_requests::submit))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/leave-requests/{id}")
+            .route(web::get().to(leave_requests::detail))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/leave-requests/{id}/decision")
+            .route(web::post().to(leave_requests::decide))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/leave-requests/{id}/withdraw")
+            .route(web::post().to(leave_requests::withdraw))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/enterprises/{id}/admin-transfers")
+            .route(web::get().to(admin_transfers::list))
+            .route(web::post().to(admin_transfers::submit))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/admin-transfers/{id}")
+            .route(web::get().to(admin_transfers::detail))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/admin-transfers/{id}/decision")
+            .route(web::post().to(admin_transfers::decide))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/admin-transfers/{id}/withdraw")
+            .route(web::post().to(admin_transfers::withdraw))
             .default_service(web::to(method_not_allowed)),
     )
     .service(

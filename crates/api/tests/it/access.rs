@@ -10,7 +10,6 @@
 use actix_web::http::header;
 use actix_web::http::{Method, StatusCode};
 use actix_web::test::TestRequest;
-use certdesk_store::testing::seed;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -54,7 +53,15 @@ fn access_of(method: &str, path: &str) -> Access {
         | ("get", "/api/v1/files/{id}/content")
         | ("get", "/api/v1/join-requests/{id}")
         | ("post", "/api/v1/join-requests/{id}/decision")
-        | ("post", "/api/v1/join-requests/{id}/withdraw") => Guarded,
+        | ("post", "/api/v1/join-requests/{id}/withdraw")
+        | ("get" | "post", "/api/v1/enterprises/{id}/leave-requests")
+        | ("get", "/api/v1/leave-requests/{id}")
+        | ("post", "/api/v1/leave-requests/{id}/decision")
+        | ("post", "/api/v1/leave-requests/{id}/withdraw")
+        | ("get" | "post", "/api/v1/enterprises/{id}/admin-transfers")
+        | ("get", "/api/v1/admin-transfers/{id}")
+        | ("post", "/api/v1/admin-transfers/{id}/decision")
+        | ("post", "/api/v1/admin-transfers/{id}/withdraw") => Guarded,
         _ => panic!(
             "{} {path} is not in the access matrix: say who may call it in access_of and \
              how to call it in guarded_request",
@@ -71,8 +78,41 @@ struct Subject {
     file: String,
     /// The applicant's token id.
     token: String,
-    /// A plain member of the main enterprise.
+    /// A plain member of the main enterprise (real-name verified).
     member: User,
+    /// Another member's request to leave the main enterprise.
+    leave_request: String,
+    /// The second admin's request to hand the admin role to a third member.
+    admin_transfer: String,
+    /// The enterprise's legal representative (signs admin transfers).
+    legal_rep: User,
+    /// One more plain member, who rightfully asks to leave (the plain member above already
+    /// did, as an "intruder" doing what members may).
+    another_member: User,
+}
+
+/// Whether `method path` is something a plain member of the enterprise may do or see (the
+/// enterprise itself, their own requests, asking to leave): not an intrusion for them.
+fn members_may(method: &str, path: &str) -> bool {
+    matches!(
+        (method, path),
+        ("get", "/api/v1/enterprises/{id}")
+            | ("get" | "post", "/api/v1/enterprises/{id}/leave-requests")
+            | ("get", "/api/v1/enterprises/{id}/admin-transfers")
+    )
+}
+
+/// Who may rightfully make the call.
+fn rightful<'a>(path: &str, s: &'a Subject, w: &'a World) -> &'a User {
+    match path {
+        "/api/v1/auth/tokens/{id}"
+        | "/api/v1/files/{id}"
+        | "/api/v1/files/{id}/content"
+        | "/api/v1/join-requests/{id}/withdraw" => &w.applicant,
+        "/api/v1/enterprises/{id}/leave-requests" => &s.another_member,
+        "/api/v1/admin-transfers/{id}/decision" => &s.legal_rep,
+        _ => &w.admin,
+    }
 }
 
 /// A guarded operation with the subject's ids filled in, as `user`.
@@ -85,13 +125,20 @@ fn guarded_request(method: &str, path: &str, s: &Subject, w: &World, user: &User
                 p if p.starts_with("/api/v1/enterprises") => w.enterprise.to_string(),
                 p if p.starts_with("/api/v1/files") => s.file.clone(),
                 p if p.starts_with("/api/v1/join-requests") => s.join_request.clone(),
+                p if p.starts_with("/api/v1/leave-requests") => s.leave_request.clone(),
+                p if p.starts_with("/api/v1/admin-transfers") => s.admin_transfer.clone(),
                 p => panic!("no subject id for {p}"),
             },
         )
         .replace("{user_id}", &s.member.id.to_string());
     let body = match path {
         p if p.ends_with("/seal-use") => Some(json!({ "until": "2099-12-31" })),
+        _ if method != "post" && method != "put" => None,
         p if p.ends_with("/decision") => Some(json!({ "outcome": "approve" })),
+        p if p.ends_with("/leave-requests") => Some(json!({ "reason": "工作调动" })),
+        p if p.ends_with("/admin-transfers") => {
+            Some(json!({ "target_user_id": s.member.id, "reason": "本人调岗" }))
+        }
         p if p.ends_with("/withdraw") => Some(json!({})),
         _ => None,
     };
@@ -114,6 +161,10 @@ fn secrets(w: &World, s: &Subject) -> Vec<String> {
         s.token.clone(),
         w.applicant.id.to_string(),
         s.member.id.to_string(),
+        s.leave_request.clone(),
+        s.admin_transfer.clone(),
+        "成员丙".to_owned(),
+        "成员丁".to_owned(),
         "申请人".to_owned(),
         "成员乙".to_owned(),
         "新入职的投标专员".to_owned(),
@@ -158,15 +209,54 @@ async fn nobody_reads_or_changes_another_applicants_or_enterprises_things() {
     let r = send(&app, get("/api/v1/auth/tokens", &w.applicant).to_request()).await;
     let token = r.body["items"][0]["id"].as_str().unwrap().to_owned();
     let member = w.user("成员乙", Some("13700001234")).await;
-    {
-        let mut conn = w.conn().await;
-        seed::member(&mut conn, w.enterprise, member.id, "member", w.now()).await;
+    let leaver = w.user("成员丙", Some("13700002345")).await;
+    let target = w.user("成员丁", Some("13700003456")).await;
+    let legal_rep = w.user("法人代表", Some("13700004567")).await;
+    let another_member = w.user("成员戊", Some("13700005678")).await;
+    for (user, role) in [
+        (&member, "member"),
+        (&leaver, "member"),
+        (&target, "member"),
+        (&legal_rep, "legal_rep"),
+        (&another_member, "member"),
+    ] {
+        w.add_role(w.enterprise, user.id, role).await;
     }
+    w.verify_real_name(member.id, "成员乙").await;
+    w.verify_real_name(target.id, "成员丁").await;
+    let r = send(
+        &app,
+        post(
+            &format!("/api/v1/enterprises/{}/leave-requests", w.enterprise),
+            &leaver,
+            json!({ "reason": "个人原因" }),
+        )
+        .to_request(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:#}", r.body);
+    let leave_request = r.body["id"].as_str().unwrap().to_owned();
+    let r = send(
+        &app,
+        post(
+            &format!("/api/v1/enterprises/{}/admin-transfers", w.enterprise),
+            &w.admin2,
+            json!({ "target_user_id": target.id, "reason": "本人调岗" }),
+        )
+        .to_request(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:#}", r.body);
+    let admin_transfer = r.body["id"].as_str().unwrap().to_owned();
     let s = Subject {
         join_request,
         file,
         token,
         member: member.clone(),
+        leave_request,
+        admin_transfer,
+        legal_rep,
+        another_member,
     };
     let secrets = secrets(&w, &s);
 
@@ -209,18 +299,23 @@ async fn nobody_reads_or_changes_another_applicants_or_enterprises_things() {
             ("another enterprise's admin", &w.other_admin),
             ("a plain member", plain_member),
         ] {
-            // The member may read their own enterprise; that is not an intrusion.
-            if std::ptr::eq(intruder, plain_member)
-                && method == "get"
-                && path == "/api/v1/enterprises/{id}"
-            {
-                continue;
-            }
             let r = send(
                 &app,
                 guarded_request(method, path, &s, &w, intruder).to_request(),
             )
             .await;
+            if std::ptr::eq(intruder, plain_member) && members_may(method, path) {
+                // Their own view or their own request: allowed, and it shows nothing of the
+                // subject.
+                let text = r.body.to_string();
+                for secret in &secrets {
+                    assert!(
+                        !text.contains(secret),
+                        "{method} {path} by {who} shows {secret}: {text}"
+                    );
+                }
+                continue;
+            }
             assert!(
                 matches!(r.status.as_u16(), 403 | 404),
                 "{} {path} by {who}: {} {:#}",
@@ -249,6 +344,14 @@ async fn nobody_reads_or_changes_another_applicants_or_enterprises_things() {
             .await,
         "admin_review"
     );
+    let leave = s.leave_request.parse::<Uuid>().unwrap();
+    let transfer = s.admin_transfer.parse::<Uuid>().unwrap();
+    assert_eq!(w.instance_state(leave).await, "admin_review");
+    let waiting = w.instance_state(transfer).await;
+    assert_eq!(
+        w.roles(w.enterprise, w.admin2.id).await,
+        vec!["enterprise_admin"]
+    );
     let r = send(&app, get("/api/v1/me", &w.applicant).to_request()).await;
     assert_eq!(r.status, StatusCode::OK);
     let r = send(&app, get("/api/v1/me/enterprises", &member).to_request()).await;
@@ -261,13 +364,7 @@ async fn nobody_reads_or_changes_another_applicants_or_enterprises_things() {
 
     // The rightful callers succeed with the very same requests.
     for (method, path) in &guarded {
-        let rightful = match path.as_str() {
-            "/api/v1/auth/tokens/{id}"
-            | "/api/v1/files/{id}"
-            | "/api/v1/files/{id}/content"
-            | "/api/v1/join-requests/{id}/withdraw" => &w.applicant,
-            _ => &w.admin,
-        };
+        let rightful = rightful(path, &s, &w);
         if path.ends_with("/withdraw") || path.starts_with("/api/v1/auth/tokens") {
             // Withdrawing needs a request still open (the decision below closes it; the
             // join-request tests withdraw); revoking ends the session: done last, below.
@@ -289,6 +386,12 @@ async fn nobody_reads_or_changes_another_applicants_or_enterprises_things() {
         w.instance_state(s.join_request.parse::<Uuid>().unwrap())
             .await,
         "joined"
+    );
+    assert_eq!(w.instance_state(leave).await, "left");
+    assert_ne!(
+        w.instance_state(transfer).await,
+        waiting,
+        "the legal rep signed it"
     );
     let r = send(
         &app,

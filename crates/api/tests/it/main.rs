@@ -6,11 +6,13 @@
 mod support;
 
 mod access;
+mod admin_transfers;
 mod enterprises;
 mod files;
 mod health;
 mod idempotency;
 mod join_requests;
+mod leave_requests;
 mod login;
 mod memberships;
 mod openapi;

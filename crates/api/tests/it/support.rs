@@ -17,7 +17,9 @@ use certdesk_audit::Signer;
 use certdesk_domain::clock::{Clock, ManualClock};
 use certdesk_notify::SandboxSms;
 use certdesk_runtime::Runtime;
-use certdesk_store::schema::{files, instances, users};
+use certdesk_runtime::actions::DatabaseActions;
+use certdesk_runtime::outbox::Delivery;
+use certdesk_store::schema::{files, instances, memberships, outbox, users};
 use certdesk_store::testing::{TestDb, seed};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use diesel::{ExpressionMethods, QueryDsl};
@@ -271,6 +273,93 @@ impl World {
             .first(&mut conn)
             .await
             .unwrap()
+    }
+}
+
+impl World {
+    /// Gives `user` a role (`enterprise_admin`, `legal_rep`, `member`) in `enterprise`.
+    pub async fn add_role(&self, enterprise: Uuid, user: Uuid, role: &str) {
+        let mut conn = self.conn().await;
+        seed::member(&mut conn, enterprise, user, role, self.now()).await;
+    }
+
+    /// The roles `user` holds in `enterprise`, sorted.
+    pub async fn roles(&self, enterprise: Uuid, user: Uuid) -> Vec<String> {
+        let mut conn = self.conn().await;
+        memberships::table
+            .select(memberships::role)
+            .filter(memberships::enterprise_id.eq(enterprise))
+            .filter(memberships::user_id.eq(user))
+            .order(memberships::role.asc())
+            .load(&mut conn)
+            .await
+            .unwrap()
+    }
+
+    /// Marks `user` real-name verified (as a resident-ID check would).
+    pub async fn verify_real_name(&self, user: Uuid, name: &str) {
+        let mut conn = self.conn().await;
+        diesel::update(users::table.find(user))
+            .set((
+                users::real_name_status.eq("verified"),
+                users::real_name_name.eq(name),
+                users::real_name_id_type.eq("resident_id"),
+                users::real_name_id_masked.eq("350102********0011"),
+                users::real_name_id_digest.eq(user.as_bytes().repeat(2)),
+                users::real_name_updated_at.eq(self.now()),
+                users::real_name_verified_at.eq(self.now()),
+            ))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+
+    /// Runs every owed database action of `instance` (what a worker does), returning their
+    /// names; each is then delivered a second time, as Redis may, and must change nothing.
+    pub async fn run_actions(&self, instance: Uuid) -> Vec<String> {
+        let rows: Vec<(Uuid, String)> = outbox::table
+            .select((outbox::id, outbox::name))
+            .filter(outbox::instance_id.eq(instance))
+            .filter(outbox::kind.eq("action"))
+            .filter(outbox::status.eq("pending"))
+            .load(&mut self.conn().await)
+            .await
+            .unwrap();
+        let mut names = Vec::new();
+        for (id, name) in rows {
+            let rt = &self.state.runtime;
+            assert_eq!(
+                rt.deliver(id, &DatabaseActions).await.unwrap(),
+                Delivery::Done
+            );
+            assert_eq!(
+                rt.deliver(id, &DatabaseActions).await.unwrap(),
+                Delivery::AlreadySettled
+            );
+            names.push(name);
+        }
+        names
+    }
+
+    /// The templates of the notifications `instance` owes, oldest first, as `template:to`.
+    pub async fn notices(&self, instance: Uuid) -> Vec<String> {
+        let rows: Vec<Value> = outbox::table
+            .select(outbox::payload)
+            .filter(outbox::instance_id.eq(instance))
+            .filter(outbox::kind.eq("notification"))
+            .order((outbox::created_at.asc(), outbox::id.asc()))
+            .load(&mut self.conn().await)
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|p| {
+                format!(
+                    "{}:{}",
+                    p["template"].as_str().unwrap(),
+                    p["to"].as_str().unwrap()
+                )
+            })
+            .collect()
     }
 }
 

@@ -1,0 +1,2 @@
+DROP INDEX instances_one_open_admin_transfer;
+DROP INDEX instances_one_open_leave_request;
