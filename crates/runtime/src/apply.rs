@@ -388,6 +388,17 @@ impl Runtime {
         Ok(fired)
     }
 
+    /// The definition version `version` of `name` (the one an instance runs on), compiled on
+    /// first use from the source the database keeps.
+    pub async fn definition_version(
+        &self,
+        name: &str,
+        version: i32,
+    ) -> Result<Arc<Definition>, RuntimeError> {
+        let mut conn = self.conn().await?;
+        self.version(&mut conn, name, version).await
+    }
+
     /// Loads the definition version an instance runs on.
     async fn version(
         &self,
