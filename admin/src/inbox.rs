@@ -507,10 +507,12 @@ pub async fn task(
             tasks::claimed_by,
             instances::id,
             instances::definition,
+            instances::version,
             instances::state,
             instances::requester,
             instances::data,
             enterprises::name.nullable(),
+            tasks::parties,
         ))
         .first::<(
             Uuid,
@@ -521,10 +523,12 @@ pub async fn task(
             Option<Uuid>,
             Uuid,
             String,
+            i32,
             String,
             Uuid,
             Value,
             Option<String>,
+            Value,
         )>(conn)
         .await
         .optional()?;
@@ -537,10 +541,12 @@ pub async fn task(
         claimed_by,
         instance_id,
         definition,
+        version,
         instance_state,
         requester,
         data,
         enterprise,
+        parties,
     )) = found
     else {
         return Ok(None);
@@ -561,10 +567,12 @@ pub async fn task(
         claimed_by,
         instance_id,
         definition,
+        version,
         instance_state,
         requester,
         data,
         enterprise,
+        parties,
         history: events,
     }))
 }
@@ -588,6 +596,8 @@ pub struct TaskView {
     pub instance_id: Uuid,
     /// Definition name.
     pub definition: String,
+    /// The definition version the instance runs on.
+    pub version: i32,
     /// The instance's current state.
     pub instance_state: String,
     /// Requester.
@@ -596,6 +606,8 @@ pub struct TaskView {
     pub data: Value,
     /// Subject enterprise name.
     pub enterprise: Option<String>,
+    /// The task's parties (JSON list of `{kind, name}`).
+    pub parties: Value,
     /// History: (seq, at, actor, event).
     pub history: Vec<(i64, DateTime<Utc>, String, String)>,
 }

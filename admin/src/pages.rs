@@ -1,5 +1,5 @@
-//! The console's pages: sign-in, password change, the task inbox, a read-only task page, and
-//! the error pages. Handlers read through [`crate::inbox`] and [`crate::staff`] and render the
+//! The console's pages: sign-in, password change, the task inbox, the task page (its decision
+//! block from [`crate::decide`], its documents from [`crate::documents`]), and the error pages. Handlers read through [`crate::inbox`] and [`crate::staff`] and render the
 //! templates built in from `admin/templates/` (handlebars escapes every value).
 
 use actix_web::http::{StatusCode, header};
@@ -134,7 +134,12 @@ pub async fn conn(
         .map_err(|e| PageError::internal(format!("database pool: {e}")))
 }
 
-fn page(state: &AdminState, status: StatusCode, template: &str, data: &Value) -> HttpResponse {
+pub(crate) fn page(
+    state: &AdminState,
+    status: StatusCode,
+    template: &str,
+    data: &Value,
+) -> HttpResponse {
     match state.templates.render(template, data) {
         Ok(html) => HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
@@ -167,7 +172,7 @@ pub fn error_page(state: &AdminState, e: &PageError) -> HttpResponse {
     )
 }
 
-fn see_other(to: &str) -> HttpResponse {
+pub(crate) fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, to.to_owned()))
         .finish()
@@ -186,6 +191,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/tasks/{id}", web::get().to(task))
         .route("/tasks/{id}/claim", web::post().to(claim))
         .route("/tasks/{id}/unclaim", web::post().to(unclaim))
+        .route("/tasks/{id}/decide", web::post().to(crate::decide::decide))
+        .route("/files/{id}", web::get().to(crate::documents::serve))
         .route("/static/admin.css", web::get().to(css));
 }
 
@@ -205,7 +212,7 @@ async fn home(_: Staff) -> HttpResponse {
     see_other("/admin/tasks")
 }
 
-fn me(staff: &Staff) -> Value {
+pub(crate) fn me(staff: &Staff) -> Value {
     json!({"name": staff.name, "roles": staff.roles.iter().map(|r| role_title(r)).collect::<Vec<_>>(), "csrf": staff.csrf})
 }
 
@@ -341,7 +348,7 @@ async fn change_password(
     }
 }
 
-fn beijing(t: DateTime<Utc>) -> String {
+pub(crate) fn beijing(t: DateTime<Utc>) -> String {
     let offset = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| Utc.fix());
     t.with_timezone(&offset)
         .format("%Y-%m-%d %H:%M")
@@ -427,6 +434,7 @@ fn flash_text(code: &str) -> Option<&'static str> {
         "taken" => "该任务已被他人认领，未能认领。",
         "not_yours" => "该任务不在您名下，无法放回。",
         "password_changed" => "密码已修改。",
+        "decided" => "审核决定已提交。",
         _ => return None,
     })
 }
@@ -588,51 +596,53 @@ async fn unclaim(
     }
 }
 
-/// Form data as label/value rows; phones and ID numbers masked.
-fn form_rows(data: &Value) -> Vec<Value> {
-    let Some(map) = data.as_object() else {
-        return vec![json!({"key": "", "value": data.to_string()})];
-    };
-    map.iter()
-        .map(|(k, v)| {
-            let text = match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            let shown = if let Ok(p) = Phone::parse(&text) {
-                p.mask()
-            } else if let Ok(id) = certdesk_domain::ident::CnIdNumber::parse(&text) {
-                id.mask()
-            } else {
-                text
-            };
-            json!({"key": k, "value": shown})
-        })
-        .collect()
-}
-
 async fn task(
     state: web::Data<AdminState>,
     staff: Staff,
     id: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let id: Uuid = id.parse().map_err(|_| PageError::NotFound)?;
-    let now = state.runtime.clock().now();
     let mut conn = conn(&state).await?;
     let view = inbox::task(&mut conn, &staff.roles, id)
         .await?
         .ok_or(PageError::NotFound)?;
+    let decision = crate::decide::block(&state, &mut conn, &staff, &view, None).await?;
+    render_task(&state, &mut conn, &staff, &view, decision, StatusCode::OK).await
+}
+
+/// The task page of `view` with the decision block `decision` (see [`crate::decide::block`]),
+/// answered with `status`.
+///
+/// # Errors
+///
+/// On database failure.
+pub(crate) async fn render_task(
+    state: &AdminState,
+    conn: &mut diesel_async::AsyncPgConnection,
+    staff: &Staff,
+    view: &inbox::TaskView,
+    decision: Value,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let now = state.runtime.clock().now();
     let mut ids = vec![view.requester];
     ids.extend(view.claimed_by);
-    let names = inbox::names(&mut conn, &ids).await?;
+    let names = inbox::names(conn, &ids).await?;
     let requester_phone: Option<String> = users::table
         .find(view.requester)
         .select(users::phone)
-        .first::<Option<String>>(&mut conn)
+        .first::<Option<String>>(conn)
         .await
         .optional()?
         .flatten();
     let (sla, sla_label) = sla_of(view.sla_due_at, now);
+    let def = state
+        .runtime
+        .definition_version(&view.definition, view.version)
+        .await
+        .map_err(|e| PageError::internal(e.to_string()))?;
+    let (form, files) = crate::documents::split(Some(&def), &view.data);
+    let documents = crate::documents::views(conn, &files).await?;
     let history: Vec<Value> = view
         .history
         .iter()
@@ -641,15 +651,15 @@ async fn task(
         })
         .collect();
     let data = json!({
-        "me": me(&staff),
+        "me": me(staff),
         "id": view.id.to_string(),
         "back": "/admin/tasks",
-        "chain": chain_title(&state, &view.definition),
-        "state": state_title(&state, &view.definition, &view.state),
+        "chain": chain_title(state, &view.definition),
+        "state": state_title(state, &view.definition, &view.state),
         "open": view.status == "open",
         "instance": view.instance_id.to_string(),
-        "instance_state": state_title(&state, &view.definition, &view.instance_state),
-        "enterprise": view.enterprise.unwrap_or_else(|| "—".into()),
+        "instance_state": state_title(state, &view.definition, &view.instance_state),
+        "enterprise": view.enterprise.clone().unwrap_or_else(|| "—".into()),
         "requester": names.get(&view.requester).cloned().unwrap_or_default(),
         "requester_phone": requester_phone.and_then(|p| Phone::parse(&p).ok()).map(|p| p.mask()),
         "opened": beijing(view.opened_at),
@@ -659,8 +669,10 @@ async fn task(
         "claimer": view.claimed_by.map(|c| names.get(&c).cloned().unwrap_or_default()),
         "mine": view.claimed_by == Some(staff.user_id),
         "free": view.claimed_by.is_none(),
-        "form": form_rows(&view.data),
+        "form": form,
+        "documents": documents,
         "history": history,
+        "decision": decision,
     });
-    Ok(page(&state, StatusCode::OK, "task", &data))
+    Ok(page(state, status, "task", &data))
 }

@@ -9,5 +9,7 @@
 
 mod support;
 
+mod decide;
+mod documents;
 mod inbox;
 mod signin;
