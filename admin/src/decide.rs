@@ -49,18 +49,6 @@ pub fn load_reasons(path: &Path) -> Result<BTreeMap<String, String>, String> {
     }
 }
 
-/// The Chinese title of an outcome name (definitions name them `approve`, `reject`,
-/// `return`; another name is shown as itself).
-#[must_use]
-pub fn outcome_title(name: &str) -> &str {
-    match name {
-        "approve" => "通过",
-        "reject" => "驳回",
-        "return" => "退回修改",
-        other => other,
-    }
-}
-
 fn reason_title<'a>(reasons: &'a BTreeMap<String, String>, code: &'a str) -> &'a str {
     reasons.get(code).map_or(code, String::as_str)
 }
@@ -181,7 +169,7 @@ fn forms(
                 .map(|b| def.state(b.to).title.clone());
             json!({
                 "name": o.name,
-                "label": outcome_title(&o.name),
+                "label": crate::view::outcome_label(&o.name),
                 "to": to,
                 "style": match o.name.as_str() { "approve" => "approve", "reject" => "danger", _ => "secondary" },
                 "reasons": o.reason_codes.iter().map(|c| json!({
@@ -248,7 +236,7 @@ async fn decided_message(
         None => "系统".to_owned(),
     };
     let outcome = payload["outcome"].as_str().unwrap_or_default();
-    let mut what = format!("“{}”", outcome_title(outcome));
+    let mut what = format!("“{}”", crate::view::outcome_label(outcome));
     if let Some(reason) = payload["reason"].as_str() {
         what.push_str(&format!(
             "（原因：{}）",

@@ -11,7 +11,6 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, web};
 use certdesk_api::files::{FileStore, MediaType, download_name};
-use certdesk_domain::ident::{CnIdNumber, Phone};
 use certdesk_engine::def::Definition;
 use certdesk_engine::form::{Field, FieldType};
 use certdesk_store::schema::files;
@@ -36,68 +35,37 @@ pub fn holds_files(field: &Field) -> bool {
         || (field.ty == FieldType::Reference && field.reference.as_deref() == Some("file"))
 }
 
-fn shown(value: &Value) -> String {
-    let text = match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    // Phones and ID numbers are masked everywhere (SPEC, cross-cutting rules).
-    if let Ok(p) = Phone::parse(&text) {
-        p.mask()
-    } else if let Ok(id) = CnIdNumber::parse(&text) {
-        id.mask()
-    } else {
-        text
-    }
-}
-
-/// The form data of an instance split into label/value rows (titles from the definition,
-/// phones and ID numbers masked) and the file fields: (field title, file id) in form order.
+/// The file fields of an instance's form data: (field title, file id) in the definition's
+/// form order (a list field gives one entry per file).
 #[must_use]
-pub fn split(def: Option<&Definition>, data: &Value) -> (Vec<Value>, Vec<(String, Uuid)>) {
-    let Some(map) = data.as_object() else {
-        return (
-            vec![json!({"key": "", "value": data.to_string()})],
-            Vec::new(),
-        );
-    };
-    let mut rows = Vec::new();
-    let mut documents = Vec::new();
-    // Fields in the definition's order first, then anything else the data holds.
-    let mut keys: Vec<&String> = def
-        .map(|d| {
-            d.form
-                .fields
-                .iter()
-                .filter_map(|f| map.get_key_value(&f.name).map(|(k, _)| k))
-                .collect()
-        })
-        .unwrap_or_default();
-    keys.extend(map.keys().filter(|k| !keys.contains(k)).collect::<Vec<_>>());
-    for key in keys {
-        let value = &map[key];
-        let field = def.and_then(|d| d.form.field(key));
-        let title = field.map_or_else(|| key.clone(), |f| f.title.clone());
-        if field.is_some_and(holds_files) {
-            let ids: Vec<Uuid> = match value {
-                Value::Array(items) => items
+pub fn files(def: &Definition, data: &Value) -> Vec<(String, Uuid)> {
+    def.form
+        .fields
+        .iter()
+        .filter(|f| holds_files(f))
+        .flat_map(|f| {
+            let ids: Vec<Uuid> = match data.get(&f.name) {
+                Some(Value::Array(items)) => items
                     .iter()
                     .filter_map(|v| v.as_str()?.parse().ok())
                     .collect(),
-                other => other
-                    .as_str()
-                    .and_then(|s| s.parse().ok())
-                    .into_iter()
-                    .collect(),
+                Some(Value::String(s)) => s.parse().ok().into_iter().collect(),
+                _ => Vec::new(),
             };
-            if !ids.is_empty() {
-                documents.extend(ids.into_iter().map(|id| (title.clone(), id)));
-                continue;
-            }
-        }
-        rows.push(json!({"key": title, "value": shown(value)}));
-    }
-    (rows, documents)
+            ids.into_iter().map(|id| (f.title.clone(), id))
+        })
+        .collect()
+}
+
+/// The names of `def`'s form fields that hold files (left out of the facts table).
+#[must_use]
+pub fn file_fields(def: &Definition) -> Vec<&str> {
+    def.form
+        .fields
+        .iter()
+        .filter(|f| holds_files(f))
+        .map(|f| f.name.as_str())
+        .collect()
 }
 
 /// The documents of a task page, ready for the template: images inline, PDFs embedded.

@@ -124,7 +124,9 @@ pub struct Page {
 }
 
 /// `parties @> ANY(groups)`: the task names one of `groups`.
-fn visible<QS: 'static>(groups: &[String]) -> Box<dyn BoxableExpression<QS, Pg, SqlType = Bool>> {
+pub(crate) fn visible<QS: 'static>(
+    groups: &[String],
+) -> Box<dyn BoxableExpression<QS, Pg, SqlType = Bool>> {
     let wanted: Vec<Value> = groups
         .iter()
         .map(|g| json!([{"kind": "group", "name": g}]))

@@ -16,6 +16,7 @@ pub mod pages;
 pub mod session;
 pub mod staff;
 pub mod totp;
+pub mod view;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -107,6 +107,11 @@ pub fn templates() -> Result<Handlebars<'static>, handlebars::TemplateError> {
     let mut h = Handlebars::new();
     // Values are HTML-escaped (the default); a missing field renders empty.
     h.register_partial("layout", include_str!("../templates/layout.hbs"))?;
+    h.register_partial(
+        "timeline",
+        include_str!("../templates/partials/timeline.hbs"),
+    )?;
+    h.register_partial("diagram", include_str!("../templates/partials/diagram.hbs"))?;
     h.register_template_string("login", include_str!("../templates/login.hbs"))?;
     h.register_template_string("password", include_str!("../templates/password.hbs"))?;
     h.register_template_string("tasks", include_str!("../templates/tasks.hbs"))?;
@@ -134,6 +139,7 @@ pub async fn conn(
         .map_err(|e| PageError::internal(format!("database pool: {e}")))
 }
 
+/// Renders `template` with `data` as a console page (security headers included).
 pub(crate) fn page(
     state: &AdminState,
     status: StatusCode,
@@ -212,12 +218,13 @@ async fn home(_: Staff) -> HttpResponse {
     see_other("/admin/tasks")
 }
 
+/// The signed-in person as every page's layout shows them (name, roles, CSRF token, menu).
 pub(crate) fn me(staff: &Staff) -> Value {
     json!({"name": staff.name, "roles": staff.roles.iter().map(|r| role_title(r)).collect::<Vec<_>>(), "csrf": staff.csrf})
 }
 
 /// Chinese name of a role.
-fn role_title(role: &str) -> &str {
+pub(crate) fn role_title(role: &str) -> &str {
     match role {
         "cs_reviewer" => "客服审核",
         "finance" => "财务",
@@ -355,7 +362,7 @@ pub(crate) fn beijing(t: DateTime<Utc>) -> String {
         .to_string()
 }
 
-fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
+pub(crate) fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let d = now - since;
     let (days, hours, minutes) = (d.num_days(), d.num_hours() % 24, d.num_minutes() % 60);
     if days > 0 {
@@ -367,7 +374,10 @@ fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-fn sla_of(due: Option<DateTime<Utc>>, now: DateTime<Utc>) -> (&'static str, &'static str) {
+pub(crate) fn sla_of(
+    due: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> (&'static str, &'static str) {
     match due {
         None => ("none", "无时限"),
         Some(d) if d < now => ("breached", "已超时"),
@@ -376,14 +386,14 @@ fn sla_of(due: Option<DateTime<Utc>>, now: DateTime<Utc>) -> (&'static str, &'st
     }
 }
 
-fn chain_title(state: &AdminState, name: &str) -> String {
+pub(crate) fn chain_title(state: &AdminState, name: &str) -> String {
     state
         .runtime
         .definition(name)
         .map_or_else(|| name.to_owned(), |d| d.title.clone())
 }
 
-fn state_title(state: &AdminState, definition: &str, name: &str) -> String {
+pub(crate) fn state_title(state: &AdminState, definition: &str, name: &str) -> String {
     state
         .runtime
         .definition(definition)
@@ -439,7 +449,7 @@ fn flash_text(code: &str) -> Option<&'static str> {
     })
 }
 
-fn select_options(current: &Option<String>, options: &[(&str, &str)]) -> Vec<Value> {
+pub(crate) fn select_options(current: &Option<String>, options: &[(&str, &str)]) -> Vec<Value> {
     options
         .iter()
         .map(|(value, label)| {
@@ -641,15 +651,16 @@ pub(crate) async fn render_task(
         .definition_version(&view.definition, view.version)
         .await
         .map_err(|e| PageError::internal(e.to_string()))?;
-    let (form, files) = crate::documents::split(Some(&def), &view.data);
-    let documents = crate::documents::views(conn, &files).await?;
-    let history: Vec<Value> = view
-        .history
-        .iter()
-        .map(|(seq, at, actor, event)| {
-            json!({"seq": seq, "at": beijing(*at), "actor": actor, "event": event})
-        })
+    let skip = crate::documents::file_fields(&def);
+    // Keys, not titles: the layout's `title` parameter shadows a row's `title` in the template.
+    let form: Vec<Value> = crate::view::form_rows(Some(&def), &view.data)
+        .into_iter()
+        .filter(|r| !skip.contains(&r.key.as_str()))
+        .map(|r| json!({"key": r.title, "value": r.value}))
         .collect();
+    let documents =
+        crate::documents::views(conn, &crate::documents::files(&def, &view.data)).await?;
+    let timeline = crate::view::timeline(conn, Some(&def), view.instance_id).await?;
     let data = json!({
         "me": me(staff),
         "id": view.id.to_string(),
@@ -671,7 +682,9 @@ pub(crate) async fn render_task(
         "free": view.claimed_by.is_none(),
         "form": form,
         "documents": documents,
-        "history": history,
+        "timeline": timeline,
+        "diagram": crate::view::diagram(&def, Some(&view.instance_state)),
+        "diagram_caption": crate::view::diagram_caption(&def, Some(&view.instance_state)),
         "decision": decision,
     });
     Ok(page(state, status, "task", &data))

@@ -542,6 +542,31 @@ async fn a_reviewer_rejects_a_real_name_review_in_chromium() {
         .unwrap();
     assert_eq!(alt.as_deref(), Some("证件人像面"));
 
+    // The diagram is drawn with the current state lit, and only that one.
+    let lit = a
+        .execute(
+            "return [...document.querySelectorAll('.diagram svg [aria-current=step]')]
+               .map(g => [g.id, g.classList.contains('current'), g.textContent.trim()]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(lit[0][0], "node-cs_review", "{lit}");
+    assert_eq!(lit[0][1], true);
+    assert!(lit[0][2].as_str().unwrap().contains("客服审核"), "{lit}");
+    assert_eq!(lit.as_array().unwrap().len(), 1, "{lit}");
+    assert!(
+        text_of(&a, ".diagram figcaption")
+            .await
+            .ends_with("当前环节：客服审核")
+    );
+    // The timeline has the submission.
+    assert!(
+        text_of(&a, "table.timeline tbody")
+            .await
+            .contains("提交申请")
+    );
+
     // Every form control has a label, and Tab reaches the decision form.
     let unlabelled = a
         .execute(
@@ -643,7 +668,7 @@ async fn a_reviewer_rejects_a_real_name_review_in_chromium() {
     let message = text_of(&b, "#decision-message").await;
     assert!(
         message.starts_with("此任务已由王审核于 ")
-            && message.contains("作出决定：“驳回”（原因：证件已过期）"),
+            && message.contains("作出决定：“拒绝”（原因：证件已过期）"),
         "{message}"
     );
     assert!(

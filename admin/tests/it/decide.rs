@@ -33,7 +33,7 @@ async fn a_reviewer_sees_exactly_the_outcomes_and_rejects_with_a_reason() {
     );
     for (name, title, to) in [
         ("approve", "通过", "认证通过"),
-        ("reject", "驳回", "认证未通过"),
+        ("reject", "拒绝", "认证未通过"),
         ("return", "退回修改", "退回修改"),
     ] {
         assert!(
@@ -91,7 +91,7 @@ async fn a_reviewer_sees_exactly_the_outcomes_and_rejects_with_a_reason() {
     let (status, html) = body(&app, get(&task_url(task), &cookie)).await;
     assert_eq!(status, 200);
     assert!(!html.contains("/decide\""), "{html}");
-    assert!(html.contains("此任务已由cs@example.cn于 2026-12-01 10:00（北京时间）作出决定：“驳回”（原因：证件已过期）"), "{html}");
+    assert!(html.contains("此任务已由cs@example.cn于 2026-12-01 10:00（北京时间）作出决定：“拒绝”（原因：证件已过期）"), "{html}");
 }
 
 #[actix_web::test]
@@ -220,7 +220,7 @@ async fn a_stale_form_shows_who_decided_what_and_when_instead_of_an_error() {
         "a task page: {html}"
     );
     assert!(
-        html.contains("此任务已由wang@example.cn于 2026-12-01 10:05（北京时间）作出决定：“驳回”（原因：填写的信息与证件不一致）"),
+        html.contains("此任务已由wang@example.cn于 2026-12-01 10:05（北京时间）作出决定：“拒绝”（原因：填写的信息与证件不一致）"),
         "{html}"
     );
     assert!(!html.contains("/decide\""));

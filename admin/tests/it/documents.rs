@@ -37,6 +37,15 @@ async fn the_task_page_shows_images_inline_and_pdfs_embedded_with_titles() {
         "{html}"
     );
     assert!(!html.contains(&format!("<td>{front}</td>")));
+    // The diagram with the current state lit, and the timeline.
+    assert!(
+        html.contains(
+            "<g id=\"node-cs_review\" class=\"node task current\" aria-current=\"step\">"
+        ),
+        "{html}"
+    );
+    assert!(html.contains("实名认证人工审核（第 1 版）流程图，当前环节：客服审核"));
+    assert!(html.contains("<td>提交申请</td>"), "{html}");
 }
 
 #[actix_web::test]

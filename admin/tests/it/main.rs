@@ -13,3 +13,4 @@ mod decide;
 mod documents;
 mod inbox;
 mod signin;
+mod view;

@@ -388,8 +388,12 @@ impl Runtime {
         Ok(fired)
     }
 
-    /// The definition version `version` of `name` (the one an instance runs on), compiled on
-    /// first use from the source the database keeps.
+    /// Version `version` of definition `name`: the current one, or compiled from the copy the
+    /// `definitions` table keeps (for instances on older versions, and the console's diagrams).
+    ///
+    /// # Errors
+    ///
+    /// When the database holds no such version, or it no longer compiles.
     pub async fn definition_version(
         &self,
         name: &str,

@@ -99,6 +99,11 @@ impl Runtime {
         &self.inner.signer
     }
 
+    /// The business-hours calendar definitions are compiled with (SLA and dashboard figures).
+    pub fn calendar(&self) -> &certdesk_domain::calendar::BusinessCalendar {
+        &self.inner.env.calendar
+    }
+
     /// The newest definition of this name.
     pub fn definition(&self, name: &str) -> Option<&Arc<Definition>> {
         self.inner.current.get(name)
