@@ -493,7 +493,7 @@ async fn tasks(
                 "chain": chain_title(&state, &r.definition),
                 "state": state_title(&state, &r.definition, &r.state),
                 "enterprise": r.enterprise.clone().unwrap_or_else(|| "—".into()),
-                "requester": names.get(&r.requester).cloned().unwrap_or_default(),
+                "requester": names.get(&r.requester).filter(|n| !n.is_empty()).cloned().unwrap_or_else(|| "—".into()),
                 "opened": beijing(r.opened_at),
                 "age": age(r.opened_at, now),
                 "due": r.sla_due_at.map_or_else(|| "—".to_owned(), beijing),

@@ -88,6 +88,7 @@ use certdesk_api::realname::RealName;
 use certdesk_domain::clock::{Clock, SystemClock};
 use certdesk_notify::SandboxSms;
 use certdesk_store::testing::TestDb;
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -213,6 +214,58 @@ async fn until(client: &Client, script: &str, ok: impl Fn(&Value) -> bool) -> Va
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Every piece of text on the page has a contrast of at least 4.5:1 (3:1 when large) against
+/// the background it is drawn on (WCAG 2.x relative luminance).
+async fn assert_contrast(client: &Client, page: &str) {
+    let failures = client
+        .execute(
+            r#"
+            const rgb = c => (c.match(/[\d.]+/g) || []).map(Number);
+            const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255;
+              return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); })
+              .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+            const background = e => { for (; e; e = e.parentElement) {
+                const c = rgb(getComputedStyle(e).backgroundColor);
+                if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c.slice(0, 3); }
+              return [255, 255, 255]; };
+            const bad = [];
+            for (const e of document.querySelectorAll('body *')) {
+              if (e.closest('svg') || e.getClientRects().length === 0) continue;
+              const own = [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+              const field = ['INPUT', 'SELECT', 'TEXTAREA', 'BUTTON'].includes(e.tagName);
+              if (!own && !field) continue;
+              const s = getComputedStyle(e);
+              if (s.visibility === 'hidden' || s.clip === 'rect(0px, 0px, 0px, 0px)') continue;
+              const [a, b] = [lum(rgb(s.color).slice(0, 3)), lum(background(e))];
+              const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+              const size = parseFloat(s.fontSize), weight = parseInt(s.fontWeight, 10);
+              const large = size >= 24 || (size >= 18.66 && weight >= 700);
+              if (ratio < (large ? 3 : 4.5))
+                bad.push(e.tagName + ' ' + (e.textContent || '').trim().slice(0, 20) + ' ' + ratio.toFixed(2));
+            }
+            return bad;"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(failures, json!([]), "text below 4.5:1 on the {page}");
+}
+
+/// The page fits the window's width (no sideways scrolling).
+async fn assert_no_sideways_scroll(client: &Client, page: &str) {
+    let overflow = client
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().is_some_and(|px| px <= 0),
+        "the {page} scrolls sideways by {overflow} px"
+    );
 }
 
 async fn text_of(client: &Client, css: &str) -> String {
@@ -491,8 +544,10 @@ async fn a_reviewer_rejects_a_real_name_review_in_chromium() {
         .unwrap();
     assert_eq!(rows.len(), 1, "one real-name review in the filtered inbox");
     assert!(rows[0].text().await.unwrap().contains("实名认证人工审核"));
+    assert_contrast(&a, "inbox").await;
     screenshot(&a, "inbox-1280").await;
     a.set_window_size(820, 1180).await.unwrap();
+    assert_no_sideways_scroll(&a, "inbox").await;
     screenshot(&a, "inbox-820").await;
     a.set_window_size(1280, 900).await.unwrap();
 
@@ -577,26 +632,39 @@ async fn a_reviewer_rejects_a_real_name_review_in_chromium() {
         .await
         .unwrap();
     assert_eq!(unlabelled, json!([]), "every input is labelled");
-    let reached = a
-        .execute(
-            "document.activeElement.blur(); const seen = [];
-             for (let i = 0; i < 60; i++) {
-               const order = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea')]
-                 .filter(e => !e.disabled && e.offsetParent !== null);
-               const at = order.indexOf(document.activeElement);
-               const next = order[at + 1] || order[0];
-               next.focus(); seen.push(next.id || next.tagName);
-               if (next.id === 'reason-reject') return seen.length;
-             }
-             return -1;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert!(
-        reached.as_i64().is_some_and(|n| n > 0),
-        "the reject reason is in the focus order: {reached}"
-    );
+    // Real Tab key presses from the top of the page reach the reject form's reason, every
+    // stop with a visible focus ring.
+    a.execute(
+        "document.activeElement.blur(); window.scrollTo(0, 0);",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let tab = Key::Tab.to_string();
+    let mut presses = 0;
+    loop {
+        a.active_element()
+            .await
+            .unwrap()
+            .send_keys(&tab)
+            .await
+            .unwrap();
+        presses += 1;
+        let focused = a
+            .execute(
+                "const e = document.activeElement; const s = getComputedStyle(e);
+                 return [e.id || e.tagName, s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(focused[1], true, "a visible focus ring on {focused}");
+        if focused[0] == "reason-reject" {
+            break;
+        }
+        assert!(presses < 80, "Tab never reached the reject form");
+    }
+    assert_contrast(&a, "task page").await;
     a.execute(
         "document.activeElement.blur(); window.scrollTo(0, 0);",
         vec![],
@@ -605,17 +673,7 @@ async fn a_reviewer_rejects_a_real_name_review_in_chromium() {
     .unwrap();
     screenshot(&a, "task-1280").await;
     a.set_window_size(820, 1180).await.unwrap();
-    let overflow = a
-        .execute(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert!(
-        overflow.as_i64().is_some_and(|px| px <= 0),
-        "no sideways scrolling at 820 px: {overflow}"
-    );
+    assert_no_sideways_scroll(&a, "task page").await;
     screenshot(&a, "task-820").await;
     a.set_window_size(1280, 900).await.unwrap();
 
