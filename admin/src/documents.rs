@@ -2,7 +2,8 @@
 //! (images inline, PDFs embedded with a download link), and `GET /admin/files/{id}`.
 //!
 //! A file is served only to staff who may open a task whose instance's form data names it:
-//! a member of one of the task's groups, or a `supervisor` (who oversees every queue). Anyone
+//! a member of one of the task's groups, or whoever supervises ([`crate::access::supervises`]:
+//! `supervisor`, `sys_admin`). Anyone
 //! else, and any id that is no such file, gets the same 404, so ids cannot be probed. The
 //! bytes come from the content-addressed [`certdesk_api::files::FileStore`] the API wrote them
 //! to, with the stored (sniffed) type, `nosniff`, `inline` (or `attachment` when asked to
@@ -24,9 +25,6 @@ use uuid::Uuid;
 use crate::AdminState;
 use crate::pages::{self, PageError};
 use crate::session::Staff;
-
-/// The staff role that may see every task's documents.
-pub const SUPERVISOR: &str = "supervisor";
 
 /// Whether a form field holds uploaded file ids.
 #[must_use]
@@ -142,7 +140,7 @@ async fn allowed(
                                 AND e.value @> jsonb_build_array($1::text))))",
     )
     .bind::<diesel::sql_types::Uuid, _>(id)
-    .bind::<Bool, _>(staff.has(SUPERVISOR))
+    .bind::<Bool, _>(crate::access::supervises(staff))
     .bind::<Array<Jsonb>, _>(groups)
     .get_result::<Allowed>(conn)
     .await

@@ -7,14 +7,26 @@
 //! it shows inline ([`documents`]). Claiming writes only `tasks.claimed_by`; every workflow
 //! state change (a decision) goes through [`certdesk_runtime::Runtime::command`].
 //!
+//! Supervisor pages ([`access`] says who opens which): the dashboard and reassigning
+//! ([`supervise`], charts from [`chart`]), instance search and pages ([`instances`]), staff and
+//! roles ([`people`]), definitions, dead jobs and the audit ([`ops`]); [`view`] holds the
+//! timeline and diagram pieces pages share. Reassigning writes `tasks.claimed_by` and a
+//! `console_events` row, never workflow state.
+//!
 //! Mount it with [`configure`] on an app holding a `web::Data<`[`AdminState`]`>`.
 
+pub mod access;
+pub mod chart;
 pub mod decide;
 pub mod documents;
 pub mod inbox;
+pub mod instances;
+pub mod ops;
 pub mod pages;
+pub mod people;
 pub mod session;
 pub mod staff;
+pub mod supervise;
 pub mod totp;
 pub mod view;
 
@@ -114,6 +126,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/admin")
             .wrap(from_fn(session::guard))
             .configure(pages::routes)
+            .configure(instances::routes)
+            .configure(supervise::routes)
+            .configure(people::routes)
+            .configure(ops::routes)
             .default_service(web::to(pages::not_found)),
     );
 }

@@ -117,6 +117,22 @@ pub fn templates() -> Result<Handlebars<'static>, handlebars::TemplateError> {
     h.register_template_string("tasks", include_str!("../templates/tasks.hbs"))?;
     h.register_template_string("task", include_str!("../templates/task.hbs"))?;
     h.register_template_string("error", include_str!("../templates/error.hbs"))?;
+    for (name, text) in [
+        ("instances", include_str!("../templates/instances.hbs")),
+        ("instance", include_str!("../templates/instance.hbs")),
+        ("supervise", include_str!("../templates/supervise.hbs")),
+        ("staff", include_str!("../templates/staff.hbs")),
+        (
+            "staff_secret",
+            include_str!("../templates/staff_secret.hbs"),
+        ),
+        ("definitions", include_str!("../templates/definitions.hbs")),
+        ("definition", include_str!("../templates/definition.hbs")),
+        ("jobs", include_str!("../templates/jobs.hbs")),
+        ("audit", include_str!("../templates/audit.hbs")),
+    ] {
+        h.register_template_string(name, text)?;
+    }
     Ok(h)
 }
 
@@ -220,7 +236,7 @@ async fn home(_: Staff) -> HttpResponse {
 
 /// The signed-in person as every page's layout shows them (name, roles, CSRF token, menu).
 pub(crate) fn me(staff: &Staff) -> Value {
-    json!({"name": staff.name, "roles": staff.roles.iter().map(|r| role_title(r)).collect::<Vec<_>>(), "csrf": staff.csrf})
+    json!({"name": staff.name, "roles": staff.roles.iter().map(|r| role_title(r)).collect::<Vec<_>>(), "csrf": staff.csrf, "nav": crate::access::nav(staff)})
 }
 
 /// Chinese name of a role.

@@ -137,6 +137,7 @@ pub async fn load(
         .inner_join(staff_credentials::table)
         .filter(users::id.eq(user_id))
         .filter(users::kind.eq("staff"))
+        .filter(staff_credentials::disabled_at.is_null())
         .select((users::name, staff_credentials::must_change_password))
         .first(conn)
         .await

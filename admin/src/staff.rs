@@ -121,6 +121,8 @@ async fn find(conn: &mut AsyncPgConnection, login: &str) -> Result<Option<Accoun
     let row = users::table
         .inner_join(staff_credentials::table)
         .filter(users::kind.eq("staff"))
+        // A disabled account is refused like an unknown one.
+        .filter(staff_credentials::disabled_at.is_null())
         .filter(by_login)
         .select((
             users::id,

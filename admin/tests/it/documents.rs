@@ -101,12 +101,13 @@ async fn a_reviewer_of_the_task_gets_the_bytes_inline_never_cached() {
 }
 
 #[actix_web::test]
-async fn everyone_else_gets_404_and_supervisors_may_look() {
+async fn everyone_else_gets_404_and_supervisors_and_sys_admins_may_look() {
     let w = World::new().await;
     let app = app!(w);
     let finance = w.staff("fin@example.cn", &["finance"]).await;
     let cs = w.staff("cs@example.cn", &["cs_reviewer"]).await;
     let boss = w.staff("boss@example.cn", &["supervisor"]).await;
+    let root = w.staff("root@example.cn", &["sys_admin"]).await;
     let applicant = w.applicant("JOHN SMITH").await;
     let (_, _, front) = w.review(applicant).await;
     // Uploaded, but named by no instance.
@@ -120,11 +121,15 @@ async fn everyone_else_gets_404_and_supervisors_may_look() {
     let as_boss = sign_in(&app, &boss.login, &boss.password, &w.code(&boss))
         .await
         .unwrap();
+    let as_root = sign_in(&app, &root.login, &root.password, &w.code(&root))
+        .await
+        .unwrap();
     for (who, cookie, id, want) in [
         ("finance", &as_finance, front, 404),
         ("cs, a file no task names", &as_cs, loose, 404),
         ("cs, no such file", &as_cs, uuid::Uuid::now_v7(), 404),
         ("supervisor", &as_boss, front, 200),
+        ("sys_admin", &as_root, front, 200),
         ("cs", &as_cs, front, 200),
     ] {
         let (status, html) = body(&app, get(&format!("/admin/files/{id}"), cookie)).await;

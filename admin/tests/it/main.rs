@@ -13,4 +13,5 @@ mod decide;
 mod documents;
 mod inbox;
 mod signin;
+mod supervise;
 mod view;

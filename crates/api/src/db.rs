@@ -22,6 +22,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::page::PageRequest;
 use crate::problem::ApiError;
 
 /// The definition every query about join requests is restricted to.
@@ -132,15 +133,24 @@ pub(crate) async fn live_tokens(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
     now: DateTime<Utc>,
+    page: &PageRequest<(DateTime<Utc>, Uuid)>,
 ) -> QueryResult<Vec<TokenRow>> {
-    api_tokens::table
+    let mut query = api_tokens::table
         .select(TokenRow::as_select())
         .filter(api_tokens::user_id.eq(user_id))
         .filter(api_tokens::revoked_at.is_null())
         .filter(api_tokens::expires_at.gt(now))
-        .order((api_tokens::created_at.desc(), api_tokens::id.asc()))
-        .load(conn)
-        .await
+        .order((api_tokens::created_at.desc(), api_tokens::id.desc()))
+        .limit(page.fetch())
+        .into_boxed();
+    if let Some((at, id)) = page.after {
+        query = query.filter(
+            api_tokens::created_at
+                .lt(at)
+                .or(api_tokens::created_at.eq(at).and(api_tokens::id.lt(id))),
+        );
+    }
+    query.load(conn).await
 }
 
 /// Revokes one of `user_id`'s live tokens; false when it has no such token (another user's
@@ -497,7 +507,7 @@ pub(crate) async fn enterprise_join_requests(
     conn: &mut AsyncPgConnection,
     enterprise: Uuid,
     state: Option<&str>,
-    limit: i64,
+    page: &PageRequest<(DateTime<Utc>, Uuid)>,
 ) -> QueryResult<Vec<ListedJoinRequest>> {
     let mut query = instances::table
         .inner_join(users::table.on(users::id.eq(instances::requester)))
@@ -515,10 +525,17 @@ pub(crate) async fn enterprise_join_requests(
         .filter(instances::definition.eq(JOIN_REQUEST))
         .filter(instances::subject_id.eq(enterprise))
         .order((instances::created_at.desc(), instances::id.desc()))
-        .limit(limit)
+        .limit(page.fetch())
         .into_boxed();
     if let Some(state) = state {
         query = query.filter(instances::state.eq(state.to_owned()));
+    }
+    if let Some((at, id)) = page.after {
+        query = query.filter(
+            instances::created_at
+                .lt(at)
+                .or(instances::created_at.eq(at).and(instances::id.lt(id))),
+        );
     }
     let rows: Vec<(JoinRequest, String, Option<String>, Option<Uuid>)> = query.load(conn).await?;
     Ok(rows
@@ -531,6 +548,44 @@ pub(crate) async fn enterprise_join_requests(
                 task_id,
             },
         )
+        .collect())
+}
+
+/// A join request in its requester's own list, with the enterprise's name.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnJoinRequest {
+    pub request: JoinRequest,
+    pub enterprise_name: Option<String>,
+}
+
+/// The caller's own join requests, newest first.
+pub(crate) async fn own_join_requests(
+    conn: &mut AsyncPgConnection,
+    requester: Uuid,
+    page: &PageRequest<(DateTime<Utc>, Uuid)>,
+) -> QueryResult<Vec<OwnJoinRequest>> {
+    let mut query = instances::table
+        .left_join(enterprises::table.on(enterprises::id.nullable().eq(instances::subject_id)))
+        .select((JoinRequest::as_select(), enterprises::name.nullable()))
+        .filter(instances::definition.eq(JOIN_REQUEST))
+        .filter(instances::requester.eq(requester))
+        .order((instances::created_at.desc(), instances::id.desc()))
+        .limit(page.fetch())
+        .into_boxed();
+    if let Some((at, id)) = page.after {
+        query = query.filter(
+            instances::created_at
+                .lt(at)
+                .or(instances::created_at.eq(at).and(instances::id.lt(id))),
+        );
+    }
+    let rows: Vec<(JoinRequest, Option<String>)> = query.load(conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(request, enterprise_name)| OwnJoinRequest {
+            request,
+            enterprise_name,
+        })
         .collect())
 }
 

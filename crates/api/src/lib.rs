@@ -35,6 +35,7 @@ pub mod idempotency;
 pub mod identity;
 mod mask;
 pub mod openapi;
+mod page;
 mod problem;
 pub mod realname;
 mod request_id;

@@ -41,7 +41,10 @@ pub const DOCS_PATH: &str = "/api/v1/docs/";
         description = "The JSON API the phone apps call. Errors are `application/problem+json` \
             (RFC 9457) with a stable snake_case `code`, messages in Chinese and English, \
             per-field `errors` and the `request_id` echoed in `X-Request-Id`. Phones and ID \
-            numbers are always masked. Another applicant's things answer 404, never data.",
+            numbers are always masked. Another applicant's things answer 404, never data. \
+            Lists answer `{items, next_cursor}`: pass `next_cursor` back as `cursor` for the \
+            next page (`limit` 1–100, default 20). POSTs that create or change something take \
+            an `Idempotency-Key`.",
         license(name = "Proprietary"),
     ),
     paths(
@@ -64,6 +67,7 @@ pub const DOCS_PATH: &str = "/api/v1/docs/";
         routes::files::upload,
         routes::files::detail,
         routes::files::content,
+        routes::join_requests::list_own,
         routes::join_requests::submit,
         routes::join_requests::detail,
         routes::join_requests::decide,
@@ -74,7 +78,7 @@ pub const DOCS_PATH: &str = "/api/v1/docs/";
         schemas(Problem, FieldProblem),
         responses(BadRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType),
     ),
-    modifiers(&BearerScheme),
+    modifiers(&BearerScheme, &IdempotencyHeader),
     tags(
         (name = "auth", description = "Logging in and out (注册/登录) and the caller's sessions"),
         (name = "me", description = "The signed-in applicant's own account"),
@@ -147,6 +151,92 @@ impl Modify for BearerScheme {
             "bearer",
             Vec::<String>::new(),
         )]);
+    }
+}
+
+/// Documents `Idempotency-Key` ([`crate::idempotency`]) on every POST the middleware covers:
+/// the authenticated ones (no `security(())`) except uploads under `/api/v1/files`, with the
+/// answers a key can bring (400 malformed key, 409 the same key still running, 422 the same
+/// key with a different request). Done here, from the same rule the middleware applies, so a
+/// new POST cannot be forgotten.
+struct IdempotencyHeader;
+
+impl Modify for IdempotencyHeader {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        use utoipa::openapi::{Required, header::HeaderBuilder};
+
+        for (path, item) in &mut openapi.paths.paths {
+            let Some(op) = item.post.as_mut() else {
+                continue;
+            };
+            if op.security.is_some() || path.starts_with("/api/v1/files") {
+                continue;
+            }
+            let key = ParameterBuilder::new()
+                .name("Idempotency-Key")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(
+                    "Any 1–255 visible ASCII characters (a UUID, typically), new for each \
+                     intended action. A retry with the same key and the same request gets the \
+                     first answer again (`Idempotent-Replayed: true`) and creates nothing; \
+                     keys belong to the caller and are kept 24 hours.",
+                ))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .min_length(Some(1))
+                        .max_length(Some(255))
+                        .pattern(Some("^[!-~]+$")),
+                ))
+                .build();
+            op.parameters.get_or_insert_with(Vec::new).push(key);
+            let responses = &mut op.responses.responses;
+            for (status, what) in [
+                (
+                    "400",
+                    "`idempotency_key_invalid`: the `Idempotency-Key` is not 1–255 visible ASCII \
+                     characters (and the statuses of a body that cannot be read).",
+                ),
+                (
+                    "409",
+                    "`idempotency_key_in_progress`: a request with the same `Idempotency-Key` is \
+                     still running; retry after `Retry-After` seconds.",
+                ),
+                (
+                    "422",
+                    "`idempotency_key_reused`: the `Idempotency-Key` was used with a different \
+                     request.",
+                ),
+            ] {
+                responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| problem_response(what));
+            }
+            for (_, answer) in responses
+                .iter_mut()
+                .filter(|(status, _)| status.starts_with('2'))
+            {
+                if let RefOr::T(answer) = answer {
+                    answer.headers.insert(
+                        "Idempotent-Replayed".to_owned(),
+                        HeaderBuilder::new()
+                            .schema(
+                                ObjectBuilder::new()
+                                    .schema_type(Type::String)
+                                    .enum_values(Some(["true"])),
+                            )
+                            .description(Some(
+                                "Present when this is the kept answer of an earlier request \
+                                 with the same `Idempotency-Key`.",
+                            ))
+                            .build(),
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -440,6 +530,33 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn every_post_the_idempotency_middleware_covers_documents_its_key() {
+        let doc: Value = serde_json::from_str(document_json()).unwrap();
+        let mut covered = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            let Some(post) = item.get("post") else {
+                continue;
+            };
+            let public = post.get("security").is_some();
+            let has_key = post["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["name"] == "Idempotency-Key"));
+            let expected = !public && !path.starts_with("/api/v1/files");
+            assert_eq!(has_key, expected, "POST {path}");
+            if expected {
+                covered += 1;
+                for status in ["409", "422"] {
+                    assert!(
+                        post["responses"].get(status).is_some(),
+                        "POST {path} {status}"
+                    );
+                }
+            }
+        }
+        assert!(covered >= 5, "only {covered} POSTs carry the key");
     }
 
     #[test]

@@ -39,6 +39,7 @@ diesel::table! {
         locked_until -> Nullable<Timestamptz>,
         must_change_password -> Bool,
         updated_at -> Timestamptz,
+        disabled_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -298,6 +299,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    console_events (id) {
+        id -> Uuid,
+        at -> Timestamptz,
+        actor -> Uuid,
+        action -> Text,
+        subject -> Nullable<Uuid>,
+        task_id -> Nullable<Uuid>,
+        details -> Jsonb,
+    }
+}
+
 diesel::joinable!(staff_roles -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(staff_credentials -> users (user_id));
@@ -310,6 +323,7 @@ diesel::joinable!(history -> instances (instance_id));
 diesel::joinable!(notifications -> outbox (outbox_id));
 diesel::joinable!(files -> users (owner_id));
 diesel::joinable!(idempotency_keys -> users (user_id));
+diesel::joinable!(console_events -> tasks (task_id));
 diesel::joinable!(real_name_checks -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -335,4 +349,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     sms_sandbox,
     files,
     real_name_checks,
+    console_events,
 );

@@ -34,6 +34,7 @@ use crate::identity::store::{
 };
 use crate::identity::{Identity, Purpose, beijing_day, ip_bucket, password};
 use crate::openapi::{BadRequest, PayloadTooLarge, Problem, Unauthorized, UnsupportedMediaType};
+use crate::page::{self, PageQuery, page_type};
 use crate::problem::{ApiError, FieldProblem};
 use crate::{ApiState, Caller};
 
@@ -604,6 +605,15 @@ pub(crate) struct TokenView {
     current: bool,
 }
 
+page_type!(
+    /// A page of the caller's live tokens, newest first.
+    TokenPage,
+    TokenView
+);
+
+/// The cursor tag of the token list.
+const TOKEN_LIST: &str = "tokens";
+
 /// `GET /api/v1/auth/tokens`: the caller's live tokens, newest first (never the tokens
 /// themselves, which are not stored).
 #[utoipa::path(
@@ -612,19 +622,31 @@ pub(crate) struct TokenView {
     tag = "auth",
     operation_id = "list_tokens",
     summary = "The caller's live sessions (登录设备)",
+    params(PageQuery),
     responses(
-        (status = 200, description = "Newest first", body = Vec<TokenView>),
+        (status = 200, description = "Newest first", body = TokenPage),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 422, description = "`invalid_input`: a `limit` out of range, a `cursor` \
+            that is not this list's",
+            body = Problem, content_type = "application/problem+json"),
     ),
 )]
 pub(crate) async fn list_tokens(
     state: web::Data<ApiState>,
     caller: Caller,
+    query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let mut errors = Vec::new();
+    let page = query.into_inner().check(TOKEN_LIST, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
     let now = state.runtime.clock().now();
     let mut conn = db::conn(&state.runtime).await?;
-    let tokens: Vec<TokenView> = db::live_tokens(&mut conn, caller.user_id, now)
-        .await?
+    let rows = db::live_tokens(&mut conn, caller.user_id, now, &page).await?;
+    let (rows, next_cursor) = page::cut(TOKEN_LIST, rows, page.limit, |t| (t.created_at, t.id));
+    let items: Vec<TokenView> = rows
         .into_iter()
         .map(|t| TokenView {
             current: t.id == caller.token_id,
@@ -638,7 +660,7 @@ pub(crate) async fn list_tokens(
         .collect();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(tokens))
+        .json(TokenPage { items, next_cursor }))
 }
 
 /// `DELETE /api/v1/auth/tokens/{id}`: revokes one of the caller's tokens; 404 for any other

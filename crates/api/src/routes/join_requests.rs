@@ -25,6 +25,7 @@ use crate::db::{self, JOIN_REQUEST};
 use crate::extract::parse_body;
 use crate::mask::{mask_form, mask_phone};
 use crate::openapi::{BadRequest, PayloadTooLarge, Problem, Unauthorized, UnsupportedMediaType};
+use crate::page::{self, PageQuery, page_type};
 use crate::problem::{ApiError, FieldProblem};
 use crate::{ApiState, Caller};
 
@@ -32,9 +33,6 @@ use crate::{ApiState, Caller};
 const MAX_ADMIN_CHECK_FAILURES: i32 = 5;
 /// How long the pair stays locked.
 const ADMIN_CHECK_LOCK: TimeDelta = TimeDelta::hours(24);
-/// Default and largest page of an enterprise's review list.
-const LIST_DEFAULT: i64 = 50;
-const LIST_MAX: i64 = 100;
 
 /// Beijing time, for dates the applicant typed and times shown in messages (no DST in China).
 const BEIJING: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
@@ -514,9 +512,11 @@ pub(crate) struct ListQuery {
     /// Only requests in this state (a state of the `join_request` workflow).
     #[param(example = "admin_review")]
     state: Option<String>,
-    /// How many, 1–100 (default 50).
-    #[param(example = 50)]
+    /// How many, 1–100 (default 20).
+    #[param(example = 20, minimum = 1, maximum = 100)]
     limit: Option<i64>,
+    /// `next_cursor` of the previous page; absent for the first page.
+    cursor: Option<String>,
 }
 
 /// A join request in an enterprise's review list.
@@ -541,6 +541,17 @@ pub(crate) struct ListItem {
     form: Value,
 }
 
+page_type!(
+    /// A page of an enterprise's join requests, newest first.
+    JoinRequestPage,
+    ListItem
+);
+
+/// The cursor tag of an enterprise's review list.
+const REVIEW_LIST: &str = "enterprise_join_requests";
+/// The cursor tag of the caller's own list.
+const OWN_LIST: &str = "own_join_requests";
+
 /// `GET /api/v1/enterprises/{id}/join-requests?state=admin_review&limit=50`: the review list
 /// of an enterprise's admins and legal representative, newest first.
 #[utoipa::path(
@@ -551,13 +562,14 @@ pub(crate) struct ListItem {
     summary = "An enterprise's join requests, for its admins and legal representative",
     params(("id" = Uuid, Path, description = "The enterprise's id"), ListQuery),
     responses(
-        (status = 200, description = "Newest first", body = Vec<ListItem>),
+        (status = 200, description = "Newest first", body = JoinRequestPage),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 404, description = "`enterprise_not_found`: no such enterprise, or the caller \
             does not review its requests",
             body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`invalid_input`: an unknown `state`, a `limit` out of range",
+        (status = 422, description = "`invalid_input`: an unknown `state`, a `limit` out of \
+            range, a `cursor` that is not this list's",
             body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -566,12 +578,13 @@ pub(crate) async fn list_for_enterprise(
     caller: Caller,
     path: web::Path<Uuid>,
     query: web::Query<ListQuery>,
-) -> Result<web::Json<Vec<ListItem>>, ApiError> {
+) -> Result<web::Json<JoinRequestPage>, ApiError> {
     let def = definition(&state)?;
     let enterprise = path.into_inner();
     let ListQuery {
         state: wanted,
         limit,
+        cursor,
     } = query.into_inner();
     let mut conn = db::conn(&state.runtime).await?;
     if !db::is_reviewer(&mut conn, enterprise, caller.user_id).await? {
@@ -590,22 +603,18 @@ pub(crate) async fn list_for_enterprise(
             format!("state must be one of: {}", names.join(", ")),
         ));
     }
-    let limit = limit.unwrap_or(LIST_DEFAULT);
-    if !(1..=LIST_MAX).contains(&limit) {
-        errors.push(FieldProblem::new(
-            "limit",
-            "out_of_range",
-            format!("每页条数应在 1 到 {LIST_MAX} 之间"),
-            format!("limit must be between 1 and {LIST_MAX}"),
-        ));
-    }
+    let page = PageQuery { limit, cursor }.check(REVIEW_LIST, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
     }
     let rows =
-        db::enterprise_join_requests(&mut conn, enterprise, wanted.as_deref(), limit).await?;
-    Ok(web::Json(
-        rows.into_iter()
+        db::enterprise_join_requests(&mut conn, enterprise, wanted.as_deref(), &page).await?;
+    let (rows, next_cursor) = page::cut(REVIEW_LIST, rows, page.limit, |row| {
+        (row.request.created_at, row.request.id)
+    });
+    Ok(web::Json(JoinRequestPage {
+        items: rows
+            .into_iter()
             .map(|row| ListItem {
                 id: row.request.id,
                 requester: Person {
@@ -621,7 +630,86 @@ pub(crate) async fn list_for_enterprise(
                 task_id: row.task_id,
             })
             .collect(),
-    ))
+        next_cursor,
+    }))
+}
+
+/// A join request in its requester's own list.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct OwnItem {
+    /// Its id.
+    id: Uuid,
+    /// The enterprise asked to join.
+    enterprise_id: Option<Uuid>,
+    /// That enterprise's name.
+    enterprise_name: Option<String>,
+    /// The workflow state.
+    state: String,
+    /// The state's title, for display.
+    state_title: Option<String>,
+    /// `running`, `completed`, … of the workflow instance.
+    status: String,
+    /// When it was submitted.
+    created_at: DateTime<Utc>,
+    /// When it last changed.
+    updated_at: DateTime<Utc>,
+}
+
+page_type!(
+    /// A page of the caller's own join requests, newest first.
+    OwnJoinRequestPage,
+    OwnItem
+);
+
+/// `GET /api/v1/join-requests`: the caller's own join requests (我的申请), newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/join-requests",
+    tag = "join-requests",
+    operation_id = "list_own_join_requests",
+    summary = "The caller's own join requests (我的申请)",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "Newest first", body = OwnJoinRequestPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 422, description = "`invalid_input`: a `limit` out of range, a `cursor` \
+            that is not this list's",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(crate) async fn list_own(
+    state: web::Data<ApiState>,
+    caller: Caller,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<OwnJoinRequestPage>, ApiError> {
+    let def = definition(&state)?;
+    let mut errors = Vec::new();
+    let page = query.into_inner().check(OWN_LIST, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let mut conn = db::conn(&state.runtime).await?;
+    let rows = db::own_join_requests(&mut conn, caller.user_id, &page).await?;
+    let (rows, next_cursor) = page::cut(OWN_LIST, rows, page.limit, |row| {
+        (row.request.created_at, row.request.id)
+    });
+    Ok(web::Json(OwnJoinRequestPage {
+        items: rows
+            .into_iter()
+            .map(|row| OwnItem {
+                id: row.request.id,
+                enterprise_id: row.request.subject_id,
+                enterprise_name: row.enterprise_name,
+                state_title: state_title(def, &row.request.state),
+                state: row.request.state,
+                status: row.request.status,
+                created_at: row.request.created_at,
+                updated_at: row.request.updated_at,
+            })
+            .collect(),
+        next_cursor,
+    }))
 }
 
 // ---- decide and withdraw -------------------------------------------------------------------

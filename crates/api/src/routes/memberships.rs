@@ -14,7 +14,7 @@
 use actix_web::http::StatusCode;
 use actix_web::web;
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel::{ExpressionMethods, QueryDsl};
+use diesel::{BoolExpressionMethods, ExpressionMethods, QueryDsl};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -26,6 +26,7 @@ use crate::extract::parse_body;
 use crate::mask::mask_phone;
 use crate::openapi::Problem;
 use crate::openapi::{BadRequest, PayloadTooLarge, Unauthorized, UnsupportedMediaType};
+use crate::page::{self, PageQuery, page_type};
 use crate::problem::{ApiError, FieldProblem};
 use crate::routes::enterprises::enterprise_not_found;
 use crate::{ApiState, Caller, db};
@@ -62,14 +63,17 @@ pub(crate) struct Member {
 
 type EnterpriseRow = (Uuid, String, String, String, String, String);
 type RoleRow = (Uuid, String, Option<NaiveDate>);
-type MemberRow = (
-    Uuid,
-    String,
-    Option<String>,
-    String,
-    Option<NaiveDate>,
-    DateTime<Utc>,
+
+page_type!(
+    /// A page of the caller's enterprises, by name.
+    EnterprisePage,
+    Enterprise
 );
+
+/// The cursor tag of the caller's enterprises.
+const MINE_LIST: &str = "my_enterprises";
+/// The cursor tag of an enterprise's members.
+const MEMBER_LIST: &str = "members";
 
 /// `GET /api/v1/me/enterprises`.
 #[utoipa::path(
@@ -78,16 +82,51 @@ type MemberRow = (
     tag = "enterprises",
     operation_id = "my_enterprises",
     summary = "The enterprises the caller belongs to, with their roles there",
+    params(PageQuery),
     responses(
-        (status = 200, description = "The caller's enterprises", body = Vec<Enterprise>),
+        (status = 200, description = "The caller's enterprises, by name", body = EnterprisePage),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 422, description = "`invalid_input`: a `limit` out of range, a `cursor` \
+            that is not this list's",
+            body = Problem, content_type = "application/problem+json"),
     ),
 )]
 pub(crate) async fn mine(
     state: web::Data<ApiState>,
     caller: Caller,
-) -> Result<web::Json<Vec<Enterprise>>, ApiError> {
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<EnterprisePage>, ApiError> {
+    let mut errors = Vec::new();
+    let page = query
+        .into_inner()
+        .check::<(String, Uuid)>(MINE_LIST, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
     let mut conn = db::conn(&state.runtime).await?;
+    let mut rows = enterprises::table
+        .select(enterprise_columns())
+        .filter(
+            enterprises::id.eq_any(
+                memberships::table
+                    .select(memberships::enterprise_id)
+                    .filter(memberships::user_id.eq(caller.user_id)),
+            ),
+        )
+        .order((enterprises::name, enterprises::id))
+        .limit(page.fetch())
+        .into_boxed();
+    if let Some((name, id)) = &page.after {
+        rows = rows.filter(
+            enterprises::name.gt(name.clone()).or(enterprises::name
+                .eq(name.clone())
+                .and(enterprises::id.gt(*id))),
+        );
+    }
+    let rows: Vec<EnterpriseRow> = rows.load(&mut conn).await?;
+    let (rows, next_cursor) = page::cut(MINE_LIST, rows, page.limit, |r| (r.1.clone(), r.0));
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
     let roles: Vec<RoleRow> = memberships::table
         .select((
             memberships::enterprise_id,
@@ -95,21 +134,17 @@ pub(crate) async fn mine(
             memberships::seal_use_until,
         ))
         .filter(memberships::user_id.eq(caller.user_id))
+        .filter(memberships::enterprise_id.eq_any(&ids))
         .order((memberships::enterprise_id, memberships::role))
         .load(&mut conn)
         .await?;
-    let ids: Vec<Uuid> = roles.iter().map(|r| r.0).collect();
-    let rows: Vec<EnterpriseRow> = enterprises::table
-        .select(enterprise_columns())
-        .filter(enterprises::id.eq_any(&ids))
-        .order(enterprises::name)
-        .load(&mut conn)
-        .await?;
-    Ok(web::Json(
-        rows.into_iter()
+    Ok(web::Json(EnterprisePage {
+        items: rows
+            .into_iter()
             .map(|row| with_roles(row, &roles))
             .collect(),
-    ))
+        next_cursor,
+    }))
 }
 
 /// `GET /api/v1/enterprises/{id}`.
@@ -147,6 +182,12 @@ pub(crate) async fn one(
     Ok(web::Json(with_roles(row, &roles)))
 }
 
+page_type!(
+    /// A page of an enterprise's members, by name.
+    MemberPage,
+    Member
+);
+
 /// `GET /api/v1/enterprises/{id}/members`.
 #[utoipa::path(
     get,
@@ -154,9 +195,10 @@ pub(crate) async fn one(
     tag = "enterprises",
     operation_id = "list_members",
     summary = "An enterprise's members, for its admins and legal representative",
-    params(("id" = Uuid, Path, description = "The enterprise's id")),
+    params(("id" = Uuid, Path, description = "The enterprise's id"), PageQuery),
     responses(
-        (status = 200, description = "The members, phones masked", body = Vec<Member>),
+        (status = 200, description = "The members by name, phones masked", body = MemberPage),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, description = "`not_enterprise_admin`: the caller belongs to the \
             enterprise but does not manage it",
@@ -164,13 +206,17 @@ pub(crate) async fn one(
         (status = 404, description = "`enterprise_not_found`: no such enterprise, or the caller \
             does not belong to it",
             body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_input`: a `limit` out of range, a `cursor` \
+            that is not this list's",
+            body = Problem, content_type = "application/problem+json"),
     ),
 )]
 pub(crate) async fn members(
     state: web::Data<ApiState>,
     caller: Caller,
     path: web::Path<Uuid>,
-) -> Result<web::Json<Vec<Member>>, ApiError> {
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<MemberPage>, ApiError> {
     let id = path.into_inner();
     let mut conn = db::conn(&state.runtime).await?;
     let mine = roles_of(&mut conn, id, caller.user_id).await?;
@@ -180,39 +226,72 @@ pub(crate) async fn members(
     if !mine.iter().any(|r| MANAGERS.contains(&r.1.as_str())) {
         return Err(not_a_manager());
     }
-    let rows: Vec<MemberRow> = memberships::table
-        .inner_join(users::table)
+    let mut errors = Vec::new();
+    let page = query
+        .into_inner()
+        .check::<(String, Uuid)>(MEMBER_LIST, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let mut people = users::table
+        .select((users::id, users::name, users::phone))
+        .filter(
+            users::id.eq_any(
+                memberships::table
+                    .select(memberships::user_id)
+                    .filter(memberships::enterprise_id.eq(id)),
+            ),
+        )
+        .order((users::name, users::id))
+        .limit(page.fetch())
+        .into_boxed();
+    if let Some((name, user)) = &page.after {
+        people = people.filter(
+            users::name
+                .gt(name.clone())
+                .or(users::name.eq(name.clone()).and(users::id.gt(*user))),
+        );
+    }
+    let people: Vec<(Uuid, String, Option<String>)> = people.load(&mut conn).await?;
+    let (people, next_cursor) = page::cut(MEMBER_LIST, people, page.limit, |p| (p.1.clone(), p.0));
+    let items = with_memberships(&mut conn, id, people).await?;
+    Ok(web::Json(MemberPage { items, next_cursor }))
+}
+
+/// `people` (id, name, phone) as members of `enterprise`: their roles, seal-use right and
+/// when they joined (people without a membership there are left out).
+async fn with_memberships(
+    conn: &mut diesel_async::AsyncPgConnection,
+    enterprise: Uuid,
+    people: Vec<(Uuid, String, Option<String>)>,
+) -> Result<Vec<Member>, ApiError> {
+    let ids: Vec<Uuid> = people.iter().map(|p| p.0).collect();
+    let rows: Vec<(Uuid, String, Option<NaiveDate>, DateTime<Utc>)> = memberships::table
         .select((
-            users::id,
-            users::name,
-            users::phone,
+            memberships::user_id,
             memberships::role,
             memberships::seal_use_until,
             memberships::created_at,
         ))
-        .filter(memberships::enterprise_id.eq(id))
-        .order((users::name, users::id, memberships::role))
-        .load(&mut conn)
+        .filter(memberships::enterprise_id.eq(enterprise))
+        .filter(memberships::user_id.eq_any(&ids))
+        .order((memberships::user_id, memberships::role))
+        .load(conn)
         .await?;
-    let mut out: Vec<Member> = Vec::new();
-    for (user_id, name, phone, role, seal, at) in rows {
-        match out.last_mut() {
-            Some(m) if m.user_id == user_id => {
-                m.roles.push(role);
-                m.seal_use_until = m.seal_use_until.max(seal);
-                m.joined_at = m.joined_at.min(at);
-            }
-            _ => out.push(Member {
+    Ok(people
+        .into_iter()
+        .filter_map(|(user_id, name, phone)| {
+            let theirs: Vec<_> = rows.iter().filter(|r| r.0 == user_id).collect();
+            Some(Member {
                 user_id,
                 name,
                 phone: phone.as_deref().map(mask_phone),
-                roles: vec![role],
-                seal_use_until: seal,
-                joined_at: at,
-            }),
-        }
-    }
-    Ok(web::Json(out))
+                roles: theirs.iter().map(|r| r.1.clone()).collect(),
+                seal_use_until: theirs.iter().filter_map(|r| r.2).max(),
+                joined_at: theirs.iter().map(|r| r.3).min()?,
+            })
+        })
+        .collect())
 }
 
 /// The body of the seal-use grant.
@@ -304,9 +383,14 @@ pub(crate) async fn seal_use(
         until = ?until,
         "seal-use right set"
     );
-    let web::Json(all) = members(state, caller, web::Path::from(id)).await?;
-    all.into_iter()
-        .find(|m| m.user_id == member)
+    let person: Vec<(Uuid, String, Option<String>)> = users::table
+        .select((users::id, users::name, users::phone))
+        .filter(users::id.eq(member))
+        .load(&mut conn)
+        .await?;
+    with_memberships(&mut conn, id, person)
+        .await?
+        .pop()
         .map(web::Json)
         .ok_or_else(member_not_found)
 }

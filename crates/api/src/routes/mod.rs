@@ -110,6 +110,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/join-requests")
+            .route(web::get().to(join_requests::list_own))
             .route(web::post().to(join_requests::submit))
             .default_service(web::to(method_not_allowed)),
     )

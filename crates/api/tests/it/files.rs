@@ -111,7 +111,7 @@ pub(crate) fn jpeg(width: u16, height: u16, seed: u8, len: Option<usize>) -> Vec
 
 /// A one-page PDF with a correct cross-reference table; `padding` bytes of comment make it
 /// as large as a test needs.
-fn pdf(note: &str, padding: usize) -> Vec<u8> {
+pub(crate) fn pdf(note: &str, padding: usize) -> Vec<u8> {
     let mut out = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
     if padding > 0 {
         out.push(b'%');

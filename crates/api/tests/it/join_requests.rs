@@ -79,8 +79,9 @@ async fn submit_list_approve_and_the_requester_sees_joined() {
     )
     .await;
     assert_eq!(list.status, StatusCode::OK, "{:#}", list.body);
-    let items = list.body.as_array().unwrap();
+    let items = list.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
+    assert_eq!(list.body["next_cursor"], Value::Null);
     assert_eq!(items[0]["id"], id.as_str());
     assert_eq!(items[0]["state"], "admin_review");
     assert_eq!(items[0]["state_title"], "企业管理员审核");
@@ -102,7 +103,7 @@ async fn submit_list_approve_and_the_requester_sees_joined() {
         .to_request(),
     )
     .await;
-    assert_eq!(joined.body, json!([]));
+    assert_eq!(joined.body, json!({ "items": [], "next_cursor": null }));
 
     w.clock.advance(TimeDelta::hours(2));
     let r = send(
@@ -152,8 +153,8 @@ async fn submit_list_approve_and_the_requester_sees_joined() {
         .to_request(),
     )
     .await;
-    assert_eq!(list.body[0]["state"], "joined");
-    assert!(list.body[0]["task_id"].is_null());
+    assert_eq!(list.body["items"][0]["state"], "joined");
+    assert!(list.body["items"][0]["task_id"].is_null());
 }
 
 #[actix_web::test]

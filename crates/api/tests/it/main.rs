@@ -5,6 +5,7 @@
 #[macro_use]
 mod support;
 
+mod access;
 mod enterprises;
 mod files;
 mod health;
@@ -13,5 +14,6 @@ mod join_requests;
 mod login;
 mod memberships;
 mod openapi;
+mod pagination;
 mod problems;
 mod real_name;

@@ -33,7 +33,7 @@ async fn members_see_their_enterprises_and_nobody_else_does() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{:#}", r.body);
-    let list = r.body.as_array().unwrap();
+    let list = r.body["items"].as_array().unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["name"], ENTERPRISE_NAME);
     assert_eq!(list[0]["my_roles"], json!(["member"]));
@@ -62,7 +62,7 @@ async fn members_see_their_enterprises_and_nobody_else_does() {
         get("/api/v1/me/enterprises", &w.stranger).to_request(),
     )
     .await;
-    assert_eq!(r.body, json!([]));
+    assert_eq!(r.body, json!({ "items": [], "next_cursor": null }));
 }
 
 #[actix_web::test]
@@ -74,7 +74,7 @@ async fn admins_list_members_with_masked_phones_plain_members_may_not() {
 
     let r = send(&app, get(&uri, &w.admin).to_request()).await;
     assert_eq!(r.status, StatusCode::OK, "{:#}", r.body);
-    let members = r.body.as_array().unwrap();
+    let members = r.body["items"].as_array().unwrap();
     assert_eq!(members.len(), 3, "two admins and the member: {:#}", r.body);
     let text = r.body.to_string();
     assert!(!text.contains("13900001111"), "phones are masked: {text}");
@@ -110,7 +110,7 @@ async fn an_admin_grants_and_withdraws_the_seal_use_right() {
         get("/api/v1/me/enterprises", &w.applicant).to_request(),
     )
     .await;
-    assert_eq!(r.body[0]["my_seal_use_until"], "2026-12-31");
+    assert_eq!(r.body["items"][0]["my_seal_use_until"], "2026-12-31");
 
     let r = send(
         &app,
@@ -156,7 +156,7 @@ async fn an_admin_grants_and_withdraws_the_seal_use_right() {
     )
     .await;
     assert_eq!(
-        r.body[0]["my_seal_use_until"],
+        r.body["items"][0]["my_seal_use_until"],
         json!(null),
         "nothing changed"
     );

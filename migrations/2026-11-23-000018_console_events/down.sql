@@ -1,0 +1,3 @@
+DROP INDEX instances_created;
+DROP TABLE console_events;
+ALTER TABLE staff_credentials DROP COLUMN disabled_at;
