@@ -187,19 +187,39 @@ pub async fn age_histogram(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>, diesel::result::Error> {
-    let opened: Vec<DateTime<Utc>> = tasks::table
-        .filter(tasks::status.eq("open"))
-        .select(tasks::opened_at)
-        .load(conn)
-        .await?;
-    let mut counts = vec![0i64; AGE_BUCKETS.len()];
-    for at in opened {
-        let age = now - at;
-        let i = AGE_BUCKETS
-            .iter()
-            .rposition(|(_, low)| age >= *low)
-            .unwrap_or(0);
-        counts[i] += 1;
+    #[derive(diesel::QueryableByName)]
+    struct Bucket {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        bucket: i32,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    // Counted in PostgreSQL (one pass over the open-task index, no rows shipped): the cut-offs
+    // are the bucket bounds as instants, oldest first, and width_bucket finds each task's.
+    let cutoffs: Vec<DateTime<Utc>> = AGE_BUCKETS
+        .iter()
+        .rev()
+        .map(|(_, low)| now - *low)
+        .collect();
+    let rows: Vec<Bucket> = diesel::sql_query(
+        "SELECT width_bucket(opened_at, $1) AS bucket, count(*) AS n \
+         FROM tasks WHERE status = 'open' GROUP BY 1",
+    )
+    .bind::<diesel::sql_types::Array<Timestamptz>, _>(&cutoffs)
+    .load(conn)
+    .await?;
+    // width_bucket: 0 before the first cut-off (older than the oldest bound: the last bucket),
+    // k from cut-off k up to k+1 (bucket len-1-k), len from the last cut-off on (the first).
+    let len = AGE_BUCKETS.len();
+    let mut counts = vec![0i64; len];
+    for row in rows {
+        let k = usize::try_from(row.bucket).unwrap_or(0);
+        let i = if k == 0 {
+            len - 1
+        } else {
+            (len - 1).saturating_sub(k)
+        };
+        counts[i] += row.n;
     }
     Ok(counts)
 }

@@ -179,6 +179,11 @@ async fn dashboard_counts_open_breached_and_due_within_two_business_hours() {
     assert_eq!(cs.oldest, Some(w.now() - TimeDelta::days(8)));
     let fin = queues.iter().find(|q| q.party == "finance").unwrap();
     assert_eq!((fin.open, fin.breached, fin.soon), (1, 0, 0));
+    // Ages 3 h, 2 d, 8 d and 5 min, in the buckets <1 h, 1–4 h, 4–24 h, 1–3 d, 3–7 d, ≥7 d.
+    let mut conn = w.conn().await;
+    let ages = supervise::age_histogram(&mut conn, w.now()).await.unwrap();
+    drop(conn);
+    assert_eq!(ages, vec![1, 1, 0, 1, 0, 1]);
 
     let app = app!(w);
     let (cookie, _) = login!(app, w, sup);
