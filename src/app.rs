@@ -289,17 +289,18 @@ async fn http(
     })?;
     let state = web::Data::new(certdesk_api::ApiState {
         runtime: runtime.clone(),
-        files,
+        files: files.clone(),
         identity,
         real_name: real_name(config),
     });
     let backends = backends(config, runtime, false, metrics);
+    let settings = certdesk_admin::Settings::new(config.admin_origin.clone())
+        .with_reasons_file(&config.templates.join("reasons.toml"))
+        .map_err(|e| anyhow::anyhow!("reading the reason titles: {e}"))?;
     let admin = web::Data::new(
-        certdesk_admin::AdminState::new(
-            runtime.clone(),
-            certdesk_admin::Settings::new(config.admin_origin.clone()),
-        )
-        .map_err(|e| anyhow::anyhow!("compiling the console's templates: {e}"))?,
+        certdesk_admin::AdminState::new(runtime.clone(), settings)
+            .map_err(|e| anyhow::anyhow!("compiling the console's templates: {e}"))?
+            .with_files(files.clone()),
     );
     tracing::info!(listen = %config.listen, admin_origin = %config.admin_origin, "serving");
     actix_web::HttpServer::new(move || {

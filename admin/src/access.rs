@@ -2,7 +2,8 @@
 //!
 //! | page | may open |
 //! |---|---|
-//! | inbox, task pages | staff whose groups the task names ([`crate::inbox`]) |
+//! | inbox, task pages, deciding | staff whose groups the task names ([`crate::inbox`]; never the requester, [`crate::decide`]) |
+//! | an uploaded document | staff whose groups a task of an instance naming it names; `supervisor`, `sys_admin` ([`crate::documents`]) |
 //! | instance search, dashboard, reassigning, definitions, dead jobs, audit | `supervisor`, `sys_admin` |
 //! | an instance's page | `supervisor`, `sys_admin`, and staff whose groups one of its tasks names |
 //! | staff list | `supervisor` (read-only), `sys_admin` |

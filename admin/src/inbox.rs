@@ -509,10 +509,12 @@ pub async fn task(
             tasks::claimed_by,
             instances::id,
             instances::definition,
+            instances::version,
             instances::state,
             instances::requester,
             instances::data,
             enterprises::name.nullable(),
+            tasks::parties,
         ))
         .first::<(
             Uuid,
@@ -523,10 +525,12 @@ pub async fn task(
             Option<Uuid>,
             Uuid,
             String,
+            i32,
             String,
             Uuid,
             Value,
             Option<String>,
+            Value,
         )>(conn)
         .await
         .optional()?;
@@ -539,10 +543,12 @@ pub async fn task(
         claimed_by,
         instance_id,
         definition,
+        version,
         instance_state,
         requester,
         data,
         enterprise,
+        parties,
     )) = found
     else {
         return Ok(None);
@@ -563,10 +569,12 @@ pub async fn task(
         claimed_by,
         instance_id,
         definition,
+        version,
         instance_state,
         requester,
         data,
         enterprise,
+        parties,
         history: events,
     }))
 }
@@ -590,6 +598,8 @@ pub struct TaskView {
     pub instance_id: Uuid,
     /// Definition name.
     pub definition: String,
+    /// The definition version the instance runs on.
+    pub version: i32,
     /// The instance's current state.
     pub instance_state: String,
     /// Requester.
@@ -598,6 +608,8 @@ pub struct TaskView {
     pub data: Value,
     /// Subject enterprise name.
     pub enterprise: Option<String>,
+    /// The task's parties (JSON list of `{kind, name}`).
+    pub parties: Value,
     /// History: (seq, at, actor, event).
     pub history: Vec<(i64, DateTime<Utc>, String, String)>,
 }

@@ -1,11 +1,11 @@
 //! The `/admin` console staff work in: server-rendered zh-CN pages from the handlebars
 //! templates in `admin/templates/`, no front-end build step and nothing from a CDN.
 //!
-//! This slice: staff sign-in with password and TOTP ([`staff`], [`totp`]), sessions with
-//! CSRF and origin checks in front of every route ([`session`]), and the task inbox with
-//! claim / unclaim and a read-only task page ([`inbox`], [`pages`]). Workflow state never
-//! changes here: claiming writes only `tasks.claimed_by`; decisions (the next slice) will go
-//! through [`certdesk_runtime::Runtime`].
+//! Staff sign-in with password and TOTP ([`staff`], [`totp`]), sessions with CSRF and origin
+//! checks in front of every route ([`session`]), the task inbox with claim / unclaim
+//! ([`inbox`], [`pages`]), decisions on the task page ([`decide`]) and the uploaded documents
+//! it shows inline ([`documents`]). Claiming writes only `tasks.claimed_by`; every workflow
+//! state change (a decision) goes through [`certdesk_runtime::Runtime::command`].
 //!
 //! Supervisor pages ([`access`] says who opens which): the dashboard and reassigning
 //! ([`supervise`], charts from [`chart`]), instance search and pages ([`instances`]), staff and
@@ -17,6 +17,8 @@
 
 pub mod access;
 pub mod chart;
+pub mod decide;
+pub mod documents;
 pub mod inbox;
 pub mod instances;
 pub mod ops;
@@ -28,10 +30,13 @@ pub mod supervise;
 pub mod totp;
 pub mod view;
 
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
+use certdesk_api::files::FileStore;
 use chrono::TimeDelta;
 use handlebars::Handlebars;
 
@@ -47,6 +52,9 @@ pub struct Settings {
     pub absolute: TimeDelta,
     /// Failed sign-ins before a lock, and the lock's length.
     pub policy: staff::Policy,
+    /// Chinese titles of reason codes (`templates/reasons.toml`); a code without one is shown
+    /// as itself.
+    pub reasons: BTreeMap<String, String>,
 }
 
 impl Settings {
@@ -58,7 +66,18 @@ impl Settings {
             idle: TimeDelta::minutes(30),
             absolute: TimeDelta::hours(12),
             policy: staff::Policy::default(),
+            reasons: BTreeMap::new(),
         }
+    }
+
+    /// These settings with the reason titles of `reasons.toml` (see [`decide::load_reasons`]).
+    ///
+    /// # Errors
+    ///
+    /// When the file exists but cannot be read or parsed.
+    pub fn with_reasons_file(mut self, path: &Path) -> Result<Self, String> {
+        self.reasons = decide::load_reasons(path)?;
+        Ok(self)
     }
 }
 
@@ -69,11 +88,14 @@ pub struct AdminState {
     pub runtime: certdesk_runtime::Runtime,
     /// Settings.
     pub settings: Settings,
+    /// Where uploaded files' bytes live (the documents shown on task pages).
+    pub files: FileStore,
     templates: Arc<Handlebars<'static>>,
 }
 
 impl AdminState {
-    /// Builds the state, compiling the templates built into the binary.
+    /// Builds the state, compiling the templates built into the binary. Its file store is
+    /// empty (in memory) until [`AdminState::with_files`] gives it the API's.
     ///
     /// # Errors
     ///
@@ -85,8 +107,16 @@ impl AdminState {
         Ok(Self {
             runtime,
             settings,
+            files: FileStore::in_memory(),
             templates: Arc::new(pages::templates().map_err(Box::new)?),
         })
+    }
+
+    /// This state reading uploaded documents from `files` (the store the API writes to).
+    #[must_use]
+    pub fn with_files(mut self, files: FileStore) -> Self {
+        self.files = files;
+        self
     }
 }
 

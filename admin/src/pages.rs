@@ -1,5 +1,5 @@
-//! The console's pages: sign-in, password change, the task inbox, a read-only task page, and
-//! the error pages. Handlers read through [`crate::inbox`] and [`crate::staff`] and render the
+//! The console's pages: sign-in, password change, the task inbox, the task page (its decision
+//! block from [`crate::decide`], its documents from [`crate::documents`]), and the error pages. Handlers read through [`crate::inbox`] and [`crate::staff`] and render the
 //! templates built in from `admin/templates/` (handlebars escapes every value).
 
 use actix_web::http::{StatusCode, header};
@@ -213,6 +213,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/tasks/{id}", web::get().to(task))
         .route("/tasks/{id}/claim", web::post().to(claim))
         .route("/tasks/{id}/unclaim", web::post().to(unclaim))
+        .route("/tasks/{id}/decide", web::post().to(crate::decide::decide))
+        .route("/files/{id}", web::get().to(crate::documents::serve))
         .route("/static/admin.css", web::get().to(css));
 }
 
@@ -369,7 +371,7 @@ async fn change_password(
     }
 }
 
-fn beijing(t: DateTime<Utc>) -> String {
+pub(crate) fn beijing(t: DateTime<Utc>) -> String {
     let offset = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| Utc.fix());
     t.with_timezone(&offset)
         .format("%Y-%m-%d %H:%M")
@@ -458,6 +460,7 @@ fn flash_text(code: &str) -> Option<&'static str> {
         "taken" => "该任务已被他人认领，未能认领。",
         "not_yours" => "该任务不在您名下，无法放回。",
         "password_changed" => "密码已修改。",
+        "decided" => "审核决定已提交。",
         _ => return None,
     })
 }
@@ -506,7 +509,7 @@ async fn tasks(
                 "chain": chain_title(&state, &r.definition),
                 "state": state_title(&state, &r.definition, &r.state),
                 "enterprise": r.enterprise.clone().unwrap_or_else(|| "—".into()),
-                "requester": names.get(&r.requester).cloned().unwrap_or_default(),
+                "requester": names.get(&r.requester).filter(|n| !n.is_empty()).cloned().unwrap_or_else(|| "—".into()),
                 "opened": beijing(r.opened_at),
                 "age": age(r.opened_at, now),
                 "due": r.sla_due_at.map_or_else(|| "—".to_owned(), beijing),
@@ -619,68 +622,71 @@ async fn unclaim(
     }
 }
 
-/// Form data as label/value rows; phones and ID numbers masked.
-fn form_rows(data: &Value) -> Vec<Value> {
-    let Some(map) = data.as_object() else {
-        return vec![json!({"key": "", "value": data.to_string()})];
-    };
-    map.iter()
-        .map(|(k, v)| {
-            let text = match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            let shown = if let Ok(p) = Phone::parse(&text) {
-                p.mask()
-            } else if let Ok(id) = certdesk_domain::ident::CnIdNumber::parse(&text) {
-                id.mask()
-            } else {
-                text
-            };
-            json!({"key": k, "value": shown})
-        })
-        .collect()
-}
-
 async fn task(
     state: web::Data<AdminState>,
     staff: Staff,
     id: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let id: Uuid = id.parse().map_err(|_| PageError::NotFound)?;
-    let now = state.runtime.clock().now();
     let mut conn = conn(&state).await?;
     let view = inbox::task(&mut conn, &staff.roles, id)
         .await?
         .ok_or(PageError::NotFound)?;
+    let decision = crate::decide::block(&state, &mut conn, &staff, &view, None).await?;
+    render_task(&state, &mut conn, &staff, &view, decision, StatusCode::OK).await
+}
+
+/// The task page of `view` with the decision block `decision` (see [`crate::decide::block`]),
+/// answered with `status`.
+///
+/// # Errors
+///
+/// On database failure.
+pub(crate) async fn render_task(
+    state: &AdminState,
+    conn: &mut diesel_async::AsyncPgConnection,
+    staff: &Staff,
+    view: &inbox::TaskView,
+    decision: Value,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let now = state.runtime.clock().now();
     let mut ids = vec![view.requester];
     ids.extend(view.claimed_by);
-    let names = inbox::names(&mut conn, &ids).await?;
+    let names = inbox::names(conn, &ids).await?;
     let requester_phone: Option<String> = users::table
         .find(view.requester)
         .select(users::phone)
-        .first::<Option<String>>(&mut conn)
+        .first::<Option<String>>(conn)
         .await
         .optional()?
         .flatten();
     let (sla, sla_label) = sla_of(view.sla_due_at, now);
-    let history: Vec<Value> = view
-        .history
-        .iter()
-        .map(|(seq, at, actor, event)| {
-            json!({"seq": seq, "at": beijing(*at), "actor": actor, "event": event})
-        })
+    let def = state
+        .runtime
+        .definition_version(&view.definition, view.version)
+        .await
+        .map_err(|e| PageError::internal(e.to_string()))?;
+    let skip = crate::documents::file_fields(&def);
+    // Keys, not titles: the layout's `title` parameter shadows a row's `title` in the template.
+    let form: Vec<Value> = crate::view::form_rows(Some(&def), &view.data)
+        .into_iter()
+        .filter(|r| !skip.contains(&r.key.as_str()))
+        .map(|r| json!({"key": r.title, "value": r.value}))
         .collect();
+    let documents =
+        crate::documents::views(conn, &crate::documents::files(&def, &view.data)).await?;
+    let timeline = crate::view::timeline(conn, Some(&def), view.instance_id).await?;
     let data = json!({
-        "me": me(&staff),
+        "me": me(staff),
         "id": view.id.to_string(),
         "back": "/admin/tasks",
-        "chain": chain_title(&state, &view.definition),
-        "state": state_title(&state, &view.definition, &view.state),
+        "chain": chain_title(state, &view.definition),
+        "state": state_title(state, &view.definition, &view.state),
         "open": view.status == "open",
         "instance": view.instance_id.to_string(),
-        "instance_state": state_title(&state, &view.definition, &view.instance_state),
-        "enterprise": view.enterprise.unwrap_or_else(|| "—".into()),
+        "instance_state": state_title(state, &view.definition, &view.instance_state),
+        "enterprise": view.enterprise.clone().unwrap_or_else(|| "—".into()),
         "requester": names.get(&view.requester).cloned().unwrap_or_default(),
         "requester_phone": requester_phone.and_then(|p| Phone::parse(&p).ok()).map(|p| p.mask()),
         "opened": beijing(view.opened_at),
@@ -690,8 +696,12 @@ async fn task(
         "claimer": view.claimed_by.map(|c| names.get(&c).cloned().unwrap_or_default()),
         "mine": view.claimed_by == Some(staff.user_id),
         "free": view.claimed_by.is_none(),
-        "form": form_rows(&view.data),
-        "history": history,
+        "form": form,
+        "documents": documents,
+        "timeline": timeline,
+        "diagram": crate::view::diagram(&def, Some(&view.instance_state)),
+        "diagram_caption": crate::view::diagram_caption(&def, Some(&view.instance_state)),
+        "decision": decision,
     });
-    Ok(page(&state, StatusCode::OK, "task", &data))
+    Ok(page(state, status, "task", &data))
 }

@@ -9,6 +9,8 @@
 
 mod support;
 
+mod decide;
+mod documents;
 mod inbox;
 mod signin;
 mod supervise;

@@ -10,7 +10,7 @@ use certdesk_admin::{AdminState, Settings, staff, totp};
 use certdesk_audit::Signer;
 use certdesk_domain::clock::{Clock, ManualClock};
 use certdesk_runtime::Runtime;
-use certdesk_store::schema::{definitions, instances, staff_credentials, tasks};
+use certdesk_store::schema::{definitions, files, instances, staff_credentials, tasks};
 use certdesk_store::testing::{TestDb, seed};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use diesel::{ExpressionMethods, QueryDsl};
@@ -19,6 +19,15 @@ use serde_json::json;
 use uuid::Uuid;
 
 pub const ORIGIN: &str = "http://127.0.0.1:8080";
+
+/// A real 2×2 RGB PNG (browsers decode it).
+pub const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x02, 0x08, 0x02, 0x00, 0x00, 0x00, 0xfd, 0xd4, 0x9a,
+    0x73, 0x00, 0x00, 0x00, 0x10, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0x00,
+    0x44, 0x0c, 0x10, 0x0a, 0x00, 0x1f, 0xee, 0x03, 0xfd, 0x8b, 0x5f, 0x14, 0xd4, 0x00, 0x00, 0x00,
+    0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
 
 macro_rules! app {
     ($world:expr) => {
@@ -62,7 +71,9 @@ impl World {
         let enterprise =
             seed::enterprise(&mut conn, "91350100M000100Y43", "福州示例科技有限公司", now).await;
         drop(conn);
-        let state = AdminState::new(runtime, Settings::new(ORIGIN)).unwrap();
+        let reasons = certdesk_testkit::runtime::repo_root().join("templates/reasons.toml");
+        let settings = Settings::new(ORIGIN).with_reasons_file(&reasons).unwrap();
+        let state = AdminState::new(runtime, settings).unwrap();
         World {
             state,
             clock,
@@ -160,6 +171,96 @@ impl World {
             .await
             .unwrap();
         id
+    }
+
+    /// A file row owned by `owner` whose bytes are in the console's file store.
+    pub async fn file(&self, owner: Uuid, purpose: &str, media_type: &str, bytes: &[u8]) -> Uuid {
+        let sm3 = certdesk_api::files::sm3(bytes);
+        self.state
+            .files
+            .put(&sm3, actix_web::web::Bytes::copy_from_slice(bytes))
+            .await
+            .unwrap();
+        let id = Uuid::now_v7();
+        diesel::insert_into(files::table)
+            .values((
+                files::id.eq(id),
+                files::owner_id.eq(owner),
+                files::purpose.eq(purpose),
+                files::media_type.eq(media_type),
+                files::size_bytes.eq(bytes.len() as i64),
+                files::sm3.eq(sm3.to_vec()),
+                // Images have dimensions (PNG is 2×2), PDFs none.
+                files::width.eq((media_type != "application/pdf").then_some(2)),
+                files::height.eq((media_type != "application/pdf").then_some(2)),
+                files::created_at.eq(self.now()),
+            ))
+            .execute(&mut self.conn().await)
+            .await
+            .unwrap();
+        id
+    }
+
+    /// A real-name review (passport) submitted by `requester` through the runtime, with a
+    /// document photo and a portrait; returns (instance, the open CS task, the document file).
+    pub async fn review(&self, requester: Uuid) -> (Uuid, Uuid, Uuid) {
+        self.review_with(requester, None).await
+    }
+
+    /// [`World::review`] with a back side (`document_back`) too.
+    pub async fn review_with(&self, requester: Uuid, back: Option<Uuid>) -> (Uuid, Uuid, Uuid) {
+        let front = self.file(requester, "passport", "image/png", PNG).await;
+        let portrait = self.file(requester, "face_photo", "image/png", PNG).await;
+        let mut input = json!({
+            "id_type": "passport",
+            "name": "JOHN SMITH",
+            "id_number": "E12345678",
+            "valid_until": "2030-06-06",
+            "document_front": front.to_string(),
+            "portrait": portrait.to_string(),
+        });
+        if let Some(back) = back {
+            input["document_back"] = json!(back.to_string());
+        }
+        let started = self
+            .state
+            .runtime
+            .start("real_name_review", requester, Some(requester), &input)
+            .await
+            .unwrap();
+        assert_eq!(started.state, "cs_review");
+        let task = tasks::table
+            .filter(tasks::instance_id.eq(started.instance_id))
+            .filter(tasks::status.eq("open"))
+            .select(tasks::id)
+            .first(&mut self.conn().await)
+            .await
+            .unwrap();
+        (started.instance_id, task, front)
+    }
+
+    /// An applicant.
+    pub async fn applicant(&self, name: &str) -> Uuid {
+        let mut conn = self.conn().await;
+        seed::person(&mut conn, name, self.now()).await
+    }
+
+    /// (instance state, task status, history length) of an instance and task.
+    pub async fn progress(&self, instance: Uuid, task: Uuid) -> (String, String, i64) {
+        let mut conn = self.conn().await;
+        let (state, count) = instances::table
+            .find(instance)
+            .select((instances::state, instances::history_count))
+            .first::<(String, i64)>(&mut conn)
+            .await
+            .unwrap();
+        let status = tasks::table
+            .find(task)
+            .select(tasks::status)
+            .first::<String>(&mut conn)
+            .await
+            .unwrap();
+        (state, status, count)
     }
 
     pub async fn claimer(&self, task: Uuid) -> Option<Uuid> {
