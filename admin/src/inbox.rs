@@ -7,11 +7,12 @@
 //! `UPDATE … WHERE claimed_by IS NULL`: of two concurrent claims, PostgreSQL's row lock lets
 //! exactly one match.
 
-use certdesk_store::schema::{enterprises, instances, tasks, users};
+use certdesk_domain::calendar::{BusinessCalendar, BusinessDuration};
+use certdesk_store::schema::{enterprises, instances, task_queues, tasks, users};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use diesel::dsl::sql;
 use diesel::pg::Pg;
-use diesel::sql_types::{Array, Bool, Jsonb, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Text, Timestamptz};
 use diesel::{
     BoolExpressionMethods, BoxableExpression, ExpressionMethods, JoinOnDsl,
     NullableExpressionMethods, OptionalExtension, PgTextExpressionMethods, QueryDsl,
@@ -21,8 +22,17 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-/// Tasks due within this long count as "due soon".
-pub const DUE_SOON: TimeDelta = TimeDelta::hours(4);
+/// Tasks due within this many business minutes count as "due soon" (as on the supervisor
+/// dashboard).
+pub const SOON_BUSINESS_MINUTES: u32 = 120;
+
+/// When "due soon" ends for a look at `now`: [`SOON_BUSINESS_MINUTES`] business minutes on.
+#[must_use]
+pub fn soon_until(calendar: &BusinessCalendar, now: DateTime<Utc>) -> DateTime<Utc> {
+    calendar
+        .add(now, BusinessDuration::from_minutes(SOON_BUSINESS_MINUTES))
+        .at
+}
 /// Rows per page unless asked otherwise.
 pub const PAGE: i64 = 50;
 /// Most rows per page.
@@ -161,6 +171,10 @@ fn parse_cursor(s: &str) -> Option<(DateTime<Utc>, Uuid)> {
 
 /// One page of `me`'s inbox at `now`.
 ///
+/// Each of the person's queues is read in the page's order through `task_queues`' index on
+/// (queue, key, task id), so a page costs a few dozen index entries whatever the backlog; the
+/// per-queue pages are then merged (a task in two of the person's queues once).
+///
 /// # Errors
 ///
 /// On database failure.
@@ -170,21 +184,57 @@ pub async fn page(
     roles: &[String],
     filter: &Filter,
     now: DateTime<Utc>,
+    soon: DateTime<Utc>,
 ) -> Result<Page, diesel::result::Error> {
     let groups = queues(roles, filter);
-    if groups.is_empty() {
-        return Ok(Page {
-            rows: Vec::new(),
-            next: None,
-        });
-    }
     let limit = filter.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
     let sort = filter.sort();
-    let mut q = tasks::table
-        .inner_join(instances::table)
+    let after = filter.after.as_deref().and_then(parse_cursor);
+    let mut rows: Vec<Row> = Vec::new();
+    for group in &groups {
+        let when = Window { now, soon };
+        rows.extend(queue_page(conn, me, group, filter, sort, after, limit + 1, when).await?);
+    }
+    rows.sort_by(|a, b| match sort {
+        Sort::Due | Sort::Oldest => (a.key, a.id).cmp(&(b.key, b.id)),
+        Sort::Newest => (b.key, b.id).cmp(&(a.key, a.id)),
+    });
+    rows.dedup_by_key(|r| r.id);
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = if more {
+        rows.last().map(|r| cursor(r.key, r.id))
+    } else {
+        None
+    };
+    Ok(Page { rows, next })
+}
+
+/// The moment a page is drawn and the end of its "due soon".
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    now: DateTime<Utc>,
+    soon: DateTime<Utc>,
+}
+
+/// The first `fetch` rows of one queue after `after`, filtered and in `sort` order.
+#[allow(clippy::too_many_arguments, reason = "one query's parameters")]
+async fn queue_page(
+    conn: &mut AsyncPgConnection,
+    me: Uuid,
+    group: &str,
+    filter: &Filter,
+    sort: Sort,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    fetch: i64,
+    Window { now, soon }: Window,
+) -> Result<Vec<Row>, diesel::result::Error> {
+    let mut q = task_queues::table
+        .inner_join(tasks::table.inner_join(instances::table))
         .left_join(enterprises::table.on(instances::subject_id.eq(enterprises::id.nullable())))
+        .filter(task_queues::queue.eq(group.to_owned()))
         .filter(tasks::status.eq("open"))
-        .filter(visible(&groups))
         .into_boxed::<Pg>();
     if let Some(chain) = Filter::non_empty(&filter.chain) {
         q = q.filter(instances::definition.eq(chain.to_owned()));
@@ -199,19 +249,27 @@ pub async fn page(
         _ => None,
     };
     if let Some(age) = age {
-        q = q.filter(tasks::opened_at.le(now - age));
+        q = q.filter(task_queues::opened_at.le(now - age));
     }
+    // SLA filters are ranges of the due key (tasks without an SLA sit at `no_due()`).
+    let far = no_due();
     match Filter::non_empty(&filter.sla) {
-        Some("breached") => q = q.filter(tasks::sla_due_at.lt(now)),
+        Some("breached") => q = q.filter(task_queues::due_key.lt(now)),
         Some("soon") => {
             q = q.filter(
-                tasks::sla_due_at
+                task_queues::due_key
                     .ge(now)
-                    .and(tasks::sla_due_at.lt(now + DUE_SOON)),
+                    .and(task_queues::due_key.lt(soon)),
             );
         }
-        Some("ok") => q = q.filter(tasks::sla_due_at.ge(now + DUE_SOON)),
-        Some("none") => q = q.filter(tasks::sla_due_at.is_null()),
+        Some("ok") => {
+            q = q.filter(
+                task_queues::due_key
+                    .ge(soon)
+                    .and(task_queues::due_key.lt(far)),
+            );
+        }
+        Some("none") => q = q.filter(task_queues::due_key.eq(far)),
         _ => {}
     }
     match Filter::non_empty(&filter.claimed) {
@@ -227,60 +285,51 @@ pub async fn page(
                 .replace('%', "\\%")
                 .replace('_', "\\_")
         );
-        q = q.filter(
+        // Naming the subject type lets the planner start from the few matching enterprises
+        // through `instances_subject`.
+        q = q.filter(instances::subject_type.eq("enterprise")).filter(
             enterprises::uscc
                 .eq(e.to_uppercase())
                 .or(enterprises::name.ilike(like))
                 .assume_not_null(),
         );
     }
-    let after = filter.after.as_deref().and_then(parse_cursor);
-    let far = no_due();
     q = match sort {
         Sort::Due => {
             if let Some((t, id)) = after {
                 q = q.filter(
-                    sql::<Bool>("(COALESCE(tasks.sla_due_at, ")
-                        .bind::<Timestamptz, _>(far)
-                        .sql("), tasks.id) > (")
-                        .bind::<Timestamptz, _>(t)
-                        .sql(", ")
-                        .bind::<diesel::sql_types::Uuid, _>(id)
-                        .sql(")"),
+                    task_queues::due_key
+                        .gt(t)
+                        .or(task_queues::due_key.eq(t).and(task_queues::task_id.gt(id))),
                 );
             }
-            q.order((
-                sql::<Timestamptz>("COALESCE(tasks.sla_due_at, ")
-                    .bind::<Timestamptz, _>(far)
-                    .sql(")")
-                    .asc(),
-                tasks::id.asc(),
-            ))
+            q.order((task_queues::due_key.asc(), task_queues::task_id.asc()))
         }
         Sort::Oldest => {
             if let Some((t, id)) = after {
                 q = q.filter(
-                    tasks::opened_at
-                        .gt(t)
-                        .or(tasks::opened_at.eq(t).and(tasks::id.gt(id))),
+                    task_queues::opened_at.gt(t).or(task_queues::opened_at
+                        .eq(t)
+                        .and(task_queues::task_id.gt(id))),
                 );
             }
-            q.order((tasks::opened_at.asc(), tasks::id.asc()))
+            q.order((task_queues::opened_at.asc(), task_queues::task_id.asc()))
         }
         Sort::Newest => {
             if let Some((t, id)) = after {
                 q = q.filter(
-                    tasks::opened_at
-                        .lt(t)
-                        .or(tasks::opened_at.eq(t).and(tasks::id.lt(id))),
+                    task_queues::opened_at.lt(t).or(task_queues::opened_at
+                        .eq(t)
+                        .and(task_queues::task_id.lt(id))),
                 );
             }
-            q.order((tasks::opened_at.desc(), tasks::id.desc()))
+            q.order((task_queues::opened_at.desc(), task_queues::task_id.desc()))
         }
     };
     type Selected = (
         Uuid,
         String,
+        DateTime<Utc>,
         DateTime<Utc>,
         Option<DateTime<Utc>>,
         Option<Uuid>,
@@ -295,6 +344,7 @@ pub async fn page(
             tasks::id,
             tasks::state,
             tasks::opened_at,
+            task_queues::due_key,
             tasks::sla_due_at,
             tasks::claimed_by,
             tasks::parties,
@@ -303,16 +353,17 @@ pub async fn page(
             instances::requester,
             enterprises::name.nullable(),
         ))
-        .limit(limit + 1)
+        .limit(fetch)
         .load(conn)
         .await?;
-    let mut rows: Vec<Row> = found
+    Ok(found
         .into_iter()
         .map(
             |(
                 id,
                 state,
                 opened_at,
+                due_key,
                 sla_due_at,
                 claimed_by,
                 parties,
@@ -322,7 +373,7 @@ pub async fn page(
                 enterprise,
             )| Row {
                 key: match sort {
-                    Sort::Due => sla_due_at.unwrap_or(far),
+                    Sort::Due => due_key,
                     Sort::Oldest | Sort::Newest => opened_at,
                 },
                 id,
@@ -337,18 +388,35 @@ pub async fn page(
                 enterprise,
             },
         )
-        .collect();
-    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next = if more {
-        rows.last().map(|r| cursor(r.key, r.id))
-    } else {
-        None
-    };
-    Ok(Page { rows, next })
+        .collect())
 }
 
-/// Open tasks per queue of `roles`: (group, open, breached).
+/// Counts above this show as "more than" it: an exact count of a deep backlog would read every
+/// entry of the queue on every inbox view (the supervisor dashboard has the exact totals).
+pub const COUNT_CAP: i64 = 10_000;
+
+/// A queue's count, exact up to [`COUNT_CAP`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count(i64);
+
+impl Count {
+    /// The exact count, or `None` when it is above [`COUNT_CAP`].
+    #[must_use]
+    pub fn exact(self) -> Option<i64> {
+        (self.0 <= COUNT_CAP).then_some(self.0)
+    }
+}
+
+impl std::fmt::Display for Count {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.exact() {
+            Some(n) => write!(f, "{n}"),
+            None => write!(f, "{COUNT_CAP}+"),
+        }
+    }
+}
+
+/// Open tasks per queue of `roles`: (group, open, breached), each exact up to [`COUNT_CAP`].
 ///
 /// # Errors
 ///
@@ -357,26 +425,35 @@ pub async fn counts(
     conn: &mut AsyncPgConnection,
     roles: &[String],
     now: DateTime<Utc>,
-) -> Result<Vec<(String, i64, i64)>, diesel::result::Error> {
-    let mut out = Vec::new();
+) -> Result<Vec<(String, Count, Count)>, diesel::result::Error> {
+    let mut out = Vec::with_capacity(roles.len());
     for role in roles {
-        let group = std::slice::from_ref(role);
-        let open = tasks::table
-            .filter(tasks::status.eq("open"))
-            .filter(visible(group))
-            .count()
-            .get_result::<i64>(conn)
-            .await?;
-        let breached = tasks::table
-            .filter(tasks::status.eq("open"))
-            .filter(visible(group))
-            .filter(tasks::sla_due_at.lt(now))
-            .count()
-            .get_result::<i64>(conn)
-            .await?;
-        out.push((role.clone(), open, breached));
+        let counted: Counted = diesel::sql_query(
+            "SELECT \
+               (SELECT count(*) FROM (SELECT 1 FROM task_queues WHERE queue = $1 LIMIT $3) o) \
+                 AS open, \
+               (SELECT count(*) FROM (SELECT 1 FROM task_queues \
+                                      WHERE queue = $1 AND due_key < $2 LIMIT $3) b) \
+                 AS breached",
+        )
+        .bind::<Text, _>(role)
+        .bind::<Timestamptz, _>(now)
+        .bind::<BigInt, _>(COUNT_CAP + 1)
+        .get_result(conn)
+        .await?;
+        out.push((role.clone(), Count(counted.open), Count(counted.breached)));
     }
     Ok(out)
+}
+
+/// Both counts of one queue, each up to one past the cap (so through the (queue, due key)
+/// index, never the whole queue).
+#[derive(diesel::QueryableByName)]
+struct Counted {
+    #[diesel(sql_type = BigInt)]
+    open: i64,
+    #[diesel(sql_type = BigInt)]
+    breached: i64,
 }
 
 /// Names of users by id (claimers, requesters).
@@ -553,13 +630,6 @@ pub async fn task(
     else {
         return Ok(None);
     };
-    use certdesk_store::schema::history;
-    let events = history::table
-        .filter(history::instance_id.eq(instance_id))
-        .order(history::seq.asc())
-        .select((history::seq, history::at, history::actor, history::event))
-        .load::<(i64, DateTime<Utc>, String, String)>(conn)
-        .await?;
     Ok(Some(TaskView {
         id,
         state,
@@ -575,11 +645,10 @@ pub async fn task(
         data,
         enterprise,
         parties,
-        history: events,
     }))
 }
 
-/// A task with its instance's form data and history.
+/// A task with its instance's form data (the page reads the timeline through `view`).
 #[derive(Debug, Clone)]
 pub struct TaskView {
     /// Task id.
@@ -610,6 +679,4 @@ pub struct TaskView {
     pub enterprise: Option<String>,
     /// The task's parties (JSON list of `{kind, name}`).
     pub parties: Value,
-    /// History: (seq, at, actor, event).
-    pub history: Vec<(i64, DateTime<Utc>, String, String)>,
 }

@@ -512,7 +512,7 @@ async fn show(
     let open_tasks: Vec<Value> = open
         .iter()
         .map(|(tid, tstate, parties, opened, due, claimed)| {
-            let (sla, sla_label) = pages::sla_of(*due, now);
+            let (sla, sla_label) = pages::sla_of(state.runtime.calendar(), *due, now);
             json!({
                 "id": tid.to_string(),
                 "state": def.as_deref().map_or_else(|| tstate.clone(), |d| {
@@ -528,7 +528,7 @@ async fn show(
             })
         })
         .collect();
-    let timeline = view::timeline(&mut conn, def.as_deref(), id).await?;
+    let timeline = view::timeline(&mut conn, def.as_deref(), id, &state.settings.reasons).await?;
     let (diagram, caption) = match def.as_deref() {
         Some(d) => (
             Some(view::diagram(d, Some(&current))),

@@ -4,6 +4,7 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use certdesk_domain::calendar::BusinessCalendar;
 use certdesk_domain::ident::Phone;
 use certdesk_store::schema::{definitions, users};
 use chrono::{DateTime, FixedOffset, Offset as _, Utc};
@@ -391,14 +392,35 @@ pub(crate) fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
 }
 
 pub(crate) fn sla_of(
+    calendar: &BusinessCalendar,
     due: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
-) -> (&'static str, &'static str) {
-    match due {
-        None => ("none", "无时限"),
-        Some(d) if d < now => ("breached", "已超时"),
-        Some(d) if d < now + inbox::DUE_SOON => ("soon", "即将到期"),
-        Some(_) => ("ok", "正常"),
+) -> (&'static str, String) {
+    let Some(due) = due else {
+        return ("none", "无时限".to_owned());
+    };
+    let left = calendar.business_minutes_between(now, due);
+    if due < now {
+        let over = left.saturating_neg();
+        if over == 0 {
+            ("breached", "已超时".to_owned())
+        } else {
+            ("breached", format!("已超时 {}", business_span(over)))
+        }
+    } else if left < i64::from(inbox::SOON_BUSINESS_MINUTES) {
+        ("soon", format!("即将到期，剩 {}", business_span(left)))
+    } else {
+        ("ok", format!("剩 {}", business_span(left)))
+    }
+}
+
+/// Business minutes as a reviewer reads them: `45 分钟`, `3 小时 5 分`, `27 小时`.
+pub(crate) fn business_span(minutes: i64) -> String {
+    let (h, m) = (minutes / 60, minutes % 60);
+    match (h, m) {
+        (0, m) => format!("{m} 分钟"),
+        (h, 0) => format!("{h} 小时"),
+        (h, m) => format!("{h} 小时 {m} 分"),
     }
 }
 
@@ -489,7 +511,9 @@ async fn tasks(
         .and_then(|m| flash_text(&m));
     let now = state.runtime.clock().now();
     let mut conn = conn(&state).await?;
-    let found = inbox::page(&mut conn, staff.user_id, &staff.roles, &filter, now).await?;
+    let calendar = state.runtime.calendar();
+    let soon = inbox::soon_until(calendar, now);
+    let found = inbox::page(&mut conn, staff.user_id, &staff.roles, &filter, now, soon).await?;
     let counts = inbox::counts(&mut conn, &staff.roles, now).await?;
     let mut ids: Vec<Uuid> = found.rows.iter().map(|r| r.requester).collect();
     ids.extend(found.rows.iter().filter_map(|r| r.claimed_by));
@@ -499,7 +523,7 @@ async fn tasks(
         .rows
         .iter()
         .map(|r| {
-            let (sla, sla_label) = sla_of(r.sla_due_at, now);
+            let (sla, sla_label) = sla_of(calendar, r.sla_due_at, now);
             let claimer = r
                 .claimed_by
                 .map(|c| names.get(&c).cloned().unwrap_or_default());
@@ -527,8 +551,9 @@ async fn tasks(
             json!({
                 "group": group,
                 "label": role_title(group),
-                "open": open,
-                "breached": breached,
+                "open": open.to_string(),
+                "breached": breached.to_string(),
+                "any_breached": breached.exact() != Some(0),
                 "current": filter.queue.as_deref() == Some(group.as_str()),
                 "href": format!("/admin/tasks?queue={}", percent_encode(group)),
             })
@@ -661,7 +686,7 @@ pub(crate) async fn render_task(
         .await
         .optional()?
         .flatten();
-    let (sla, sla_label) = sla_of(view.sla_due_at, now);
+    let (sla, sla_label) = sla_of(state.runtime.calendar(), view.sla_due_at, now);
     let def = state
         .runtime
         .definition_version(&view.definition, view.version)
@@ -676,7 +701,8 @@ pub(crate) async fn render_task(
         .collect();
     let documents =
         crate::documents::views(conn, &crate::documents::files(&def, &view.data)).await?;
-    let timeline = crate::view::timeline(conn, Some(&def), view.instance_id).await?;
+    let timeline =
+        crate::view::timeline(conn, Some(&def), view.instance_id, &state.settings.reasons).await?;
     let data = json!({
         "me": me(staff),
         "id": view.id.to_string(),

@@ -421,7 +421,7 @@ async fn queue_tasks(
     let tasks: Vec<Value> = found
         .iter()
         .map(|(id, instance, opened, due, claimed, enterprise)| {
-            let (sla, sla_label) = pages::sla_of(*due, now);
+            let (sla, sla_label) = pages::sla_of(state.runtime.calendar(), *due, now);
             json!({
                 "id": id.to_string(),
                 "instance": instance.to_string(),

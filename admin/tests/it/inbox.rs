@@ -251,14 +251,27 @@ async fn filters_sort_breached_first_and_keyset_pages_cover_every_row_once() {
     assert_eq!(only("sla=breached&queue=cs_reviewer").await.len(), 4);
     assert_eq!(
         only("sla=soon").await,
-        [
-            cs[4].to_string(),
-            cs[5].to_string(),
-            cs[6].to_string(),
-            cs[7].to_string()
-        ],
-        "due now .. 4 h ahead"
+        [cs[4].to_string(), cs[5].to_string()],
+        "due within 2 business hours of Tuesday 10:00: before 12:00"
     );
+    assert_eq!(
+        only("sla=ok").await,
+        [cs[6].to_string(), cs[7].to_string()],
+        "due 12:00 and 13:00"
+    );
+    // Remaining time is told in business time (the day runs 08:00–17:00).
+    let (_, page) = body(&app, get("/admin/tasks?queue=cs_reviewer", &c)).await;
+    for label in [
+        "已超时 2 小时",       // cs[0..3], due 06:00–08:00: 08:00–10:00 over
+        "已超时 1 小时",       // cs[3], due 09:00
+        "即将到期，剩 0 分钟", // cs[4], due now
+        "即将到期，剩 1 小时", // cs[5], due 11:00
+        "剩 2 小时",           // cs[6], due 12:00
+        "无时限",              // cs[8], cs[9]
+    ] {
+        assert!(page.contains(label), "{label}: {page}");
+    }
+    assert_eq!(page.matches("已超时 2 小时").count(), 3, "{page}");
     assert_eq!(
         only("age=7d").await,
         [cs[6], cs[7], cs[8], cs[9]].map(|t| t.to_string()).to_vec()
@@ -272,4 +285,116 @@ async fn filters_sort_breached_first_and_keyset_pages_cover_every_row_once() {
         only("queue=supervisor").await.is_empty(),
         "not a queue of theirs"
     );
+}
+
+#[tokio::test]
+async fn a_task_in_two_queues_shows_once_closed_tasks_leave_and_deep_queues_count_to_the_cap() {
+    use certdesk_store::schema::tasks;
+    use diesel::{ExpressionMethods, QueryDsl};
+    use diesel_async::RunQueryDsl;
+
+    let w = World::new().await;
+    let p = w
+        .staff("two@certdesk.test", &["cs_reviewer", "finance"])
+        .await;
+    let both = w
+        .task(
+            "cs_reviewer",
+            TimeDelta::hours(3),
+            Some(TimeDelta::hours(1)),
+            None,
+        )
+        .await;
+    let mut conn = w.conn().await;
+    // Name both groups (and a relation, which is no staff queue) on the one task.
+    diesel::update(tasks::table.find(both))
+        .set(tasks::parties.eq(serde_json::json!([
+            {"kind": "group", "name": "cs_reviewer"},
+            {"kind": "relation", "name": "enterprise.admins"},
+            {"kind": "group", "name": "finance"},
+        ])))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let other = w
+        .task(
+            "finance",
+            TimeDelta::hours(2),
+            Some(TimeDelta::hours(2)),
+            None,
+        )
+        .await;
+    let app = app!(w);
+    let c = sign_in(&app, &p.login, &p.password, &w.code(&p))
+        .await
+        .unwrap();
+    let (_, html) = body(&app, get("/admin/tasks", &c)).await;
+    assert_eq!(
+        html.matches(&format!("href=\"/admin/tasks/{both}\""))
+            .count(),
+        1,
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("href=\"/admin/tasks/{other}\"")),
+        "{html}"
+    );
+    assert!(
+        html.contains("客服审核 <span class=\"count\">1</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("财务 <span class=\"count\">2</span>"),
+        "finance has both: {html}"
+    );
+    // Page size 1 walks both tasks, each once, across the two queues.
+    let (_, first) = body(&app, get("/admin/tasks?limit=1", &c)).await;
+    assert!(
+        first.contains(&format!("href=\"/admin/tasks/{both}\"")),
+        "due first: {first}"
+    );
+    assert!(first.contains("rel=\"next\""), "{first}");
+
+    // A closed task leaves every queue.
+    diesel::update(tasks::table.find(both))
+        .set(tasks::status.eq("closed"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (_, html) = body(&app, get("/admin/tasks", &c)).await;
+    assert!(!html.contains(&both.to_string()), "{html}");
+    assert!(
+        html.contains("客服审核 <span class=\"count\">0</span>"),
+        "{html}"
+    );
+
+    // A deep queue: counts stop one past the cap and say so.
+    let template: (uuid::Uuid,) = tasks::table
+        .find(other)
+        .select((tasks::instance_id,))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let cap = certdesk_admin::inbox::COUNT_CAP;
+    diesel::sql_query(
+        "INSERT INTO tasks (id, instance_id, entry, state, parties, approval, status, \
+                            opened_at, sla_due_at) \
+         SELECT gen_random_uuid(), $1, 100 + i, 'review', \
+                '[{\"kind\": \"group\", \"name\": \"finance\"}]', 'any', 'open', $3, \
+                $3 - interval '1 minute' \
+         FROM generate_series(1, $2) AS i",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(template.0)
+    .bind::<diesel::sql_types::BigInt, _>(cap + 5)
+    .bind::<diesel::sql_types::Timestamptz, _>(w.now())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let (_, html) = body(&app, get("/admin/tasks?queue=finance", &c)).await;
+    assert!(
+        html.contains(&format!("<span class=\"count\">{cap}+</span>")),
+        "{}",
+        &html[..html.len().min(4000)]
+    );
+    assert!(html.contains(&format!("超时 {cap}+")), "all overdue");
 }

@@ -203,6 +203,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// One row per open task per staff group among its parties; kept by triggers on `tasks`
+    /// (migration 000019).
+    task_queues (queue, task_id) {
+        queue -> Text,
+        task_id -> Uuid,
+        due_key -> Timestamptz,
+        opened_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     timers (instance_id, entry, slot) {
         instance_id -> Uuid,
         entry -> Int4,
@@ -318,6 +329,7 @@ diesel::joinable!(staff_sessions -> users (user_id));
 diesel::joinable!(memberships -> enterprises (enterprise_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(tasks -> instances (instance_id));
+diesel::joinable!(task_queues -> tasks (task_id));
 diesel::joinable!(timers -> instances (instance_id));
 diesel::joinable!(history -> instances (instance_id));
 diesel::joinable!(notifications -> outbox (outbox_id));
@@ -341,6 +353,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     definitions,
     instances,
     tasks,
+    task_queues,
     timers,
     history,
     idempotency_keys,
