@@ -6,8 +6,7 @@
 //! and a [`diagram`] under `diagram` (with an optional `diagram_caption`), then write
 //! `{{> timeline}}` / `{{> diagram}}`. Nothing here writes to the database.
 
-use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::collections::{BTreeMap, HashMap};
 
 use certdesk_domain::ident::{CnIdNumber, Phone};
 use certdesk_engine::Definition;
@@ -37,19 +36,11 @@ pub fn beijing_seconds(t: DateTime<Utc>) -> String {
         .to_string()
 }
 
-/// Chinese labels of the reason codes (`templates/reasons.toml`, built in).
-static REASONS: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
-    toml::from_str::<HashMap<String, String>>(include_str!("../../templates/reasons.toml"))
-        .unwrap_or_else(|e| {
-            tracing::error!(error = %e, "templates/reasons.toml does not parse; codes shown raw");
-            HashMap::new()
-        })
-});
-
-/// The Chinese label of a reason code, or the code itself when it has none.
+/// The Chinese label of a reason code from the configured titles (`templates/reasons.toml`,
+/// [`crate::Settings::reasons`]), or the code itself when it has none.
 #[must_use]
-pub fn reason_label(code: &str) -> String {
-    REASONS
+pub fn reason_label(reasons: &BTreeMap<String, String>, code: &str) -> String {
+    reasons
         .get(code)
         .cloned()
         .unwrap_or_else(|| code.to_owned())
@@ -194,6 +185,7 @@ pub async fn timeline(
     conn: &mut AsyncPgConnection,
     def: Option<&Definition>,
     instance: Uuid,
+    reasons: &BTreeMap<String, String>,
 ) -> Result<Vec<TimelineRow>, diesel::result::Error> {
     let rows = history::table
         .filter(history::instance_id.eq(instance))
@@ -251,7 +243,7 @@ pub async fn timeline(
                     .as_deref()
                     .filter(|t| from.as_deref() != Some(*t) || event == "start")
                     .map(|t| state_title(def, t)),
-                reason: text(&payload, "reason").map(|r| reason_label(&r)),
+                reason: text(&payload, "reason").map(|r| reason_label(reasons, &r)),
                 comment: text(&payload, "comment").map(|c| mask_numbers(&c)),
             }
         })
@@ -377,8 +369,10 @@ mod tests {
 
     #[test]
     fn reason_codes_have_chinese_labels() {
-        assert_eq!(reason_label("not_employee"), "非本企业员工");
-        assert_eq!(reason_label("no_such_code"), "no_such_code");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let reasons = crate::decide::load_reasons(&root.join("templates/reasons.toml")).unwrap();
+        assert_eq!(reason_label(&reasons, "not_employee"), "非本企业员工");
+        assert_eq!(reason_label(&reasons, "no_such_code"), "no_such_code");
     }
 
     #[test]

@@ -45,7 +45,9 @@ async fn timeline_names_people_masks_numbers_and_titles_states() {
     let id = rejected_join(&w).await;
     let def = w.state.runtime.definition("join_request").cloned();
     let mut conn = w.conn().await;
-    let rows = view::timeline(&mut conn, def.as_deref(), id).await.unwrap();
+    let rows = view::timeline(&mut conn, def.as_deref(), id, &w.state.settings.reasons)
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 2, "{rows:?}");
     let start = &rows[0];
     assert_eq!(start.seq, 1);
@@ -81,9 +83,12 @@ async fn timeline_names_people_masks_numbers_and_titles_states() {
         "{form:?}"
     );
 
-    // Without the definition, state names show as stored.
-    let raw = view::timeline(&mut conn, None, id).await.unwrap();
+    // Without the definition or titles, state names and reason codes show as stored.
+    let raw = view::timeline(&mut conn, None, id, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(raw[1].to.as_deref(), Some("rejected"));
+    assert_eq!(raw[1].reason.as_deref(), Some("not_employee"));
 
     // The partial renders the rows, escaped, with no number in full.
     let mut h = certdesk_admin::pages::templates().unwrap();
