@@ -5,8 +5,10 @@
 
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::Pool as DeadPool;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 /// The migrations in `migrations/`, compiled into the binary.
@@ -34,7 +36,11 @@ pub enum DbError {
 
 /// Builds a pool of at most `size` connections to `url`. Connections are made lazily.
 pub fn pool(url: &str, size: usize) -> Result<Pool, DbError> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+    // No `SELECT 1` on every checkout (a round trip per request): a connection whose socket
+    // closed, or that was left mid-transaction, is still discarded on return (`is_broken`).
+    let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
     DeadPool::builder(manager)
         .max_size(size)
         // A caller waiting longer than this for a connection gets an error, not a hang: an
