@@ -79,6 +79,39 @@ pub(crate) async fn live_token(
     }))
 }
 
+/// The live token with this hash and its user's account, in one query (the common case of an
+/// authenticated request that reads the caller's own account).
+pub(crate) async fn live_token_account(
+    conn: &mut AsyncPgConnection,
+    sha256: &[u8],
+    now: DateTime<Utc>,
+) -> QueryResult<Option<(LiveToken, crate::identity::store::Account)>> {
+    let row: Option<(Uuid, Option<DateTime<Utc>>, crate::identity::store::Account)> =
+        api_tokens::table
+            .inner_join(users::table)
+            .select((
+                api_tokens::id,
+                api_tokens::last_used_at,
+                crate::identity::store::Account::as_select(),
+            ))
+            .filter(api_tokens::token_sha256.eq(sha256))
+            .filter(api_tokens::revoked_at.is_null())
+            .filter(api_tokens::expires_at.gt(now))
+            .first(conn)
+            .await
+            .optional()?;
+    Ok(row.map(|(token_id, last_used_at, account)| {
+        (
+            LiveToken {
+                user_id: account.id,
+                token_id,
+                last_used_at,
+            },
+            account,
+        )
+    }))
+}
+
 /// Marks a token used at `now`.
 pub(crate) async fn touch_token(
     conn: &mut AsyncPgConnection,
@@ -183,7 +216,6 @@ pub(crate) struct Enterprise {
     pub id: Uuid,
     pub uscc: String,
     pub name: String,
-    pub status: String,
 }
 
 /// One enterprise by id, whatever its status.
@@ -197,6 +229,47 @@ pub(crate) async fn enterprise(
         .first(conn)
         .await
         .optional()
+}
+
+/// What a join request needs to know of an enterprise and the person asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JoinStanding {
+    /// The enterprise's status.
+    pub status: String,
+    /// Whether it has an enterprise admin (someone to decide).
+    pub has_admin: bool,
+    /// Whether `user` holds any role in it.
+    pub is_member: bool,
+}
+
+/// The enterprise's status, whether it has an admin and whether `user` belongs, in one query;
+/// `None` when there is no such enterprise.
+pub(crate) async fn join_standing(
+    conn: &mut AsyncPgConnection,
+    enterprise: Uuid,
+    user: Uuid,
+) -> QueryResult<Option<JoinStanding>> {
+    let admins = memberships::table
+        .filter(memberships::enterprise_id.eq(enterprise))
+        .filter(memberships::role.eq("enterprise_admin"));
+    let mine = memberships::table
+        .filter(memberships::enterprise_id.eq(enterprise))
+        .filter(memberships::user_id.eq(user));
+    let row: Option<(String, bool, bool)> = enterprises::table
+        .find(enterprise)
+        .select((
+            enterprises::status,
+            diesel::dsl::exists(admins),
+            diesel::dsl::exists(mine),
+        ))
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(row.map(|(status, has_admin, is_member)| JoinStanding {
+        status,
+        has_admin,
+        is_member,
+    }))
 }
 
 /// The active enterprise with exactly this USCC.

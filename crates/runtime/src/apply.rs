@@ -71,6 +71,8 @@ pub struct Started {
     pub instance_id: Uuid,
     /// The state it rests in after the first step.
     pub state: String,
+    /// When it was stored (the runtime clock's time of the start; its `created_at`).
+    pub created_at: DateTime<Utc>,
 }
 
 enum Work {
@@ -301,6 +303,7 @@ impl Runtime {
         Ok(Started {
             instance_id: id,
             state,
+            created_at: now,
         })
     }
 

@@ -214,8 +214,7 @@ pub(crate) async fn submit(
         }
         Err(e) => return Err(e.into()),
     };
-    let mut conn = db::conn(runtime).await?;
-    let created_at = shared::created_at(&mut conn, started.instance_id).await?;
+    let created_at = started.created_at;
     tracing::info!(
         instance.id = %started.instance_id,
         enterprise.id = %enterprise,

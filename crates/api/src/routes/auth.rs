@@ -25,6 +25,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::me::Profile;
+use crate::auth::Me;
 use crate::auth::new_token;
 use crate::db;
 use crate::extract::parse_body;
@@ -132,10 +133,8 @@ pub(crate) async fn request_code(
     let phone = match purpose {
         Purpose::Login => parse_phone(body.phone.as_deref())?,
         Purpose::SetPassword => {
-            let caller = Caller::from_request(&req, &mut Payload::None).await?;
-            let mut conn = db::conn(runtime).await?;
-            let account = caller_account(&mut conn, caller).await?;
-            let own = own_phone(&account)?;
+            let me = Me::from_request(&req, &mut Payload::None).await?;
+            let own = own_phone(&me.account)?;
             if body.phone.is_some() && parse_phone(body.phone.as_deref())? != own {
                 return Err(ApiError::invalid([FieldProblem::new(
                     "phone",

@@ -186,10 +186,11 @@ pub(crate) async fn submit(
     }
 
     let mut conn = db::conn(runtime).await?;
-    let enterprise = db::enterprise(&mut conn, enterprise_id)
+    // Status, whether it has an admin and whether the caller belongs: one query.
+    let standing = db::join_standing(&mut conn, enterprise_id, caller.user_id)
         .await?
         .ok_or_else(enterprise_not_found)?;
-    if enterprise.status != "active" {
+    if standing.status != "active" {
         return Err(ApiError::conflict(
             "enterprise_deregistered",
             "Enterprise deregistered",
@@ -197,8 +198,7 @@ pub(crate) async fn submit(
             "this enterprise has been deregistered",
         ));
     }
-    let admins = db::admins(&mut conn, enterprise_id).await?;
-    if admins.is_empty() {
+    if !standing.has_admin {
         return Err(ApiError::conflict(
             "enterprise_has_no_admin",
             "Enterprise has no admin",
@@ -207,10 +207,7 @@ pub(crate) async fn submit(
         )
         .with_extension("hint", "claim_enterprise"));
     }
-    if !db::roles(&mut conn, enterprise_id, caller.user_id)
-        .await?
-        .is_empty()
-    {
+    if standing.is_member {
         return Err(ApiError::conflict(
             "already_member",
             "Already a member",
@@ -218,16 +215,13 @@ pub(crate) async fn submit(
             "you already belong to this enterprise",
         ));
     }
-    if let Some(open) = db::open_join_request(&mut conn, caller.user_id, enterprise_id).await? {
-        return Err(ApiError::conflict(
-            "join_request_open",
-            "Join request already open",
-            "您已提交过加入该企业的申请，请等待管理员审核或先撤回",
-            "you already have an open request to join this enterprise; wait for it or withdraw it",
-        )
-        .with_extension("join_request_id", open.to_string()));
-    }
     if mode == "verify_admin" {
+        // An open request is refused before the admin check, so it costs no try. (In reason
+        // mode the unique index refuses it at the start below, which saves the query.)
+        if let Some(open) = db::open_join_request(&mut conn, caller.user_id, enterprise_id).await? {
+            return Err(join_request_open(open));
+        }
+        let admins = db::admins(&mut conn, enterprise_id).await?;
         let name = body.admin_name.as_deref().unwrap_or_default().trim();
         let digits = body.admin_phone_last4.as_deref().unwrap_or_default().trim();
         verify_admin(
@@ -245,13 +239,21 @@ pub(crate) async fn submit(
     // waits on itself.
     drop(conn);
 
-    let started = runtime
+    let started = match runtime
         .start(JOIN_REQUEST, caller.user_id, Some(enterprise_id), &input)
-        .await?;
-    let mut conn = db::conn(runtime).await?;
-    let created_at = db::join_request(&mut conn, started.instance_id)
-        .await?
-        .map_or(now, |r| r.created_at);
+        .await
+    {
+        Ok(started) => started,
+        // One is open already (or a simultaneous submission won the unique index).
+        Err(RuntimeError::AlreadyOpen) => {
+            let mut conn = db::conn(runtime).await?;
+            let open = db::open_join_request(&mut conn, caller.user_id, enterprise_id)
+                .await?
+                .unwrap_or_default();
+            return Err(join_request_open(open));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let location = format!("/api/v1/join-requests/{}", started.instance_id);
     tracing::info!(
         instance.id = %started.instance_id,
@@ -264,8 +266,19 @@ pub(crate) async fn submit(
         .json(Submitted {
             id: started.instance_id,
             state: started.state,
-            created_at,
+            created_at: started.created_at,
         }))
+}
+
+/// 409 `join_request_open`, naming the open request.
+fn join_request_open(open: Uuid) -> ApiError {
+    ApiError::conflict(
+        "join_request_open",
+        "Join request already open",
+        "您已提交过加入该企业的申请，请等待管理员审核或先撤回",
+        "you already have an open request to join this enterprise; wait for it or withdraw it",
+    )
+    .with_extension("join_request_id", open.to_string())
 }
 
 /// Verify-admin mode: the name must be an admin's and the digits the last four of that

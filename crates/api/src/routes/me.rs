@@ -16,9 +16,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::{
-    begin_attempt, caller_account, check_password, code_format, code_or_password, code_refused,
-    own_phone,
+    begin_attempt, check_password, code_format, code_or_password, code_refused, own_phone,
 };
+use crate::ApiState;
+use crate::auth::Me;
 use crate::db;
 use crate::extract::parse_body;
 use crate::identity::code::is_code_shaped;
@@ -27,7 +28,6 @@ use crate::identity::{Purpose, ip_bucket, password};
 use crate::mask::mask_phone;
 use crate::openapi::{BadRequest, PayloadTooLarge, Problem, Unauthorized, UnsupportedMediaType};
 use crate::problem::{ApiError, FieldProblem};
-use crate::{ApiState, Caller};
 
 /// An account as its owner sees it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -71,15 +71,10 @@ impl From<&Account> for Profile {
         (status = 401, response = Unauthorized),
     ),
 )]
-pub(crate) async fn profile(
-    state: web::Data<ApiState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
-    let mut conn = db::conn(&state.runtime).await?;
-    let account = caller_account(&mut conn, caller).await?;
+pub(crate) async fn profile(me: Me) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(Profile::from(&account)))
+        .json(Profile::from(&me.account)))
 }
 
 /// A new password, proven by exactly one of `code` and `current_password`.
@@ -167,7 +162,7 @@ impl PasswordBody {
 )]
 pub(crate) async fn set_password(
     state: web::Data<ApiState>,
-    caller: Caller,
+    me: Me,
     req: HttpRequest,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
@@ -176,10 +171,7 @@ pub(crate) async fn set_password(
     let runtime = &state.runtime;
     let identity = &state.identity;
     let now = runtime.clock().now();
-    let account = {
-        let mut conn = db::conn(runtime).await?;
-        caller_account(&mut conn, caller).await?
-    };
+    let account = me.account;
     let phone = own_phone(&account)?;
     let ip = ip_bucket(req.peer_addr().map(|a| a.ip()));
     let kind = match proof {

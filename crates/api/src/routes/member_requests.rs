@@ -539,18 +539,6 @@ async fn outcome_of(state: &ApiState, id: Uuid) -> Result<Decided, ApiError> {
     Ok(Decided { id, state, status })
 }
 
-/// When an instance was created (what a submission answers with).
-pub(crate) async fn created_at(
-    conn: &mut AsyncPgConnection,
-    id: Uuid,
-) -> Result<DateTime<Utc>, ApiError> {
-    Ok(instances::table
-        .select(instances::created_at)
-        .find(id)
-        .first(conn)
-        .await?)
-}
-
 /// The real-name status of a user (`none`, `verified`, …), if the user exists.
 pub(crate) async fn real_name_status(
     conn: &mut AsyncPgConnection,
