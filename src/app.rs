@@ -275,24 +275,44 @@ fn real_name(config: &Config) -> certdesk_api::realname::RealName {
     certdesk_api::realname::RealName::sandbox(latency)
 }
 
-async fn http(
+/// The JSON API's state as `serve` has it: uploads in `files_dir`, the sandbox real-name
+/// provider.
+fn api_state(
     config: &Config,
     runtime: &Runtime,
     identity: Identity,
-    metrics: Option<Arc<Metrics>>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<certdesk_api::ApiState> {
     let files = FileStore::local(&config.files_dir).with_context(|| {
         format!(
             "opening the files folder {} (files_dir / CERTDESK_FILES_DIR)",
             config.files_dir.display()
         )
     })?;
-    let state = web::Data::new(certdesk_api::ApiState {
+    Ok(certdesk_api::ApiState {
         runtime: runtime.clone(),
-        files: files.clone(),
+        files,
         identity,
         real_name: real_name(config),
-    });
+    })
+}
+
+/// The API's state for the demo loader, with `serve`'s login-code key (which keys the ID digests
+/// too).
+pub(crate) fn demo_api_state(
+    config: &Config,
+    runtime: &Runtime,
+) -> anyhow::Result<certdesk_api::ApiState> {
+    api_state(config, runtime, identity(config, code_key(config)?)?)
+}
+
+async fn http(
+    config: &Config,
+    runtime: &Runtime,
+    identity: Identity,
+    metrics: Option<Arc<Metrics>>,
+) -> anyhow::Result<()> {
+    let state = web::Data::new(api_state(config, runtime, identity)?);
+    let files = state.files.clone();
     let backends = backends(config, runtime, false, metrics);
     let settings = certdesk_admin::Settings::new(config.admin_origin.clone())
         .with_reasons_file(&config.templates.join("reasons.toml"))

@@ -4,7 +4,9 @@
 //! What it loads: staff with every console role, three enterprises with their admins and legal
 //! representatives, applicants with bearer tokens, and join requests in every state of
 //! `workflows/join_request.toml`, one open leave request (`workflows/leave_enterprise.toml`) and
-//! one open admin transfer (`workflows/admin_transfer.toml`). Users, enterprises and memberships have fixed ids (UUID v5
+//! one open admin transfer (`workflows/admin_transfer.toml`), and two real-name reviews (a
+//! passport and a Hong Kong permit, with document images) submitted through the JSON API for
+//! the CS reviewers. Users, enterprises and memberships have fixed ids (UUID v5
 //! from [`NAMESPACE`]) and are inserted with `ON CONFLICT DO NOTHING`; tokens are fixed strings,
 //! so their SHA-256 (the `api_tokens` key) is fixed too. Each join request has its own demo
 //! requester and is started only while that requester has no `join_request` instance.
@@ -84,7 +86,7 @@ const STAFF: [(Person, &str); 6] = [
 
 /// Applicants: enterprise admins, legal representatives and the requester of each demo join
 /// request. Each gets a bearer token.
-const APPLICANTS: [Person; 18] = [
+const APPLICANTS: [Person; 20] = [
     person("chen-xiaoyan", "陈晓燕", "19900000101"),
     person("huang-zhiming", "黄志明", "19900000102"),
     person("lin-jianguo", "林建国", "19900000103"),
@@ -103,6 +105,38 @@ const APPLICANTS: [Person; 18] = [
     person("han-xue", "韩雪", "19900000409"),
     person("feng-xiaoyu", "冯晓宇", "19900000410"),
     person("qian-ming", "钱明", "19900000411"),
+    person("anna-silva", "安娜", "19900000501"),
+    person("chan-ka-ming", "陈家明", "19900000502"),
+];
+
+/// A real-name verification the provider cannot do (a passport, a Hong Kong / Macau permit):
+/// submitted through the JSON API with document images, so it waits for a CS reviewer.
+#[derive(Debug, Clone, Copy)]
+struct NameReview {
+    applicant: &'static str,
+    id_type: &'static str,
+    /// The name as on the document.
+    name: &'static str,
+    id_number: &'static str,
+    valid_until: &'static str,
+}
+
+/// The CS reviewers' inbox has these from the first look.
+const NAME_REVIEWS: [NameReview; 2] = [
+    NameReview {
+        applicant: "anna-silva",
+        id_type: "passport",
+        name: "ANNA SILVA",
+        id_number: "FB1234567",
+        valid_until: "2031-08-31",
+    },
+    NameReview {
+        applicant: "chan-ka-ming",
+        id_type: "hk_macau_permit",
+        name: "陈家明",
+        id_number: "H12345678",
+        valid_until: "2030-03-15",
+    },
 ];
 
 /// Applicants who are real-name verified (a resident ID, as the provider would have checked):
@@ -531,6 +565,7 @@ struct Added {
     tokens: usize,
     requests: usize,
     member_requests: usize,
+    name_reviews: usize,
 }
 
 impl Added {
@@ -542,6 +577,7 @@ impl Added {
             + self.tokens
             + self.requests
             + self.member_requests
+            + self.name_reviews
     }
 }
 
@@ -619,8 +655,79 @@ pub async fn load(config: &Config) -> anyhow::Result<Summary> {
         .with_context(|| format!("demo {} of {}", m.definition, m.requester))?;
         added.member_requests += 1;
     }
+    added.name_reviews = real_name_reviews(config, &real).await?;
 
     summarize(config, &real, now, added).await
+}
+
+/// Submits each of [`NAME_REVIEWS`] whose applicant has not verified yet, through the JSON API
+/// (in process): the images are uploaded as an applicant's phone would, and the submission
+/// starts the `real_name_review` chain as it does for anyone.
+async fn real_name_reviews(config: &Config, rt: &Runtime) -> anyhow::Result<usize> {
+    use actix_web::{App, test, web};
+    use certdesk_api::sample;
+
+    let state = web::Data::new(crate::app::demo_api_state(config, rt)?);
+    let app = test::init_service(
+        App::new()
+            .app_data(state)
+            .configure(certdesk_api::configure),
+    )
+    .await;
+    let mut added = 0;
+    for r in &NAME_REVIEWS {
+        let user = demo_id("user", r.applicant);
+        let mut conn = rt.pool().get().await.context("connecting to PostgreSQL")?;
+        if db::real_name_status(&mut conn, user).await?.as_deref() != Some("none") {
+            continue;
+        }
+        drop(conn);
+        let bearer = format!("Bearer {}", token_for(r.applicant));
+        let mut ids = Vec::new();
+        for (purpose, image) in [
+            ("passport", sample::passport(640, 440)),
+            ("face_photo", sample::portrait(330, 440)),
+        ] {
+            let req = test::TestRequest::post()
+                .uri(&format!("/api/v1/files?purpose={purpose}"))
+                .insert_header(("authorization", bearer.as_str()))
+                .insert_header(("content-type", "image/png"))
+                .set_payload(image)
+                .to_request();
+            let res = test::call_service(&app, req).await;
+            let status = res.status();
+            let body: Value = serde_json::from_slice(&test::read_body(res).await)
+                .with_context(|| format!("the upload of {}'s {purpose}", r.applicant))?;
+            if !status.is_success() {
+                bail!("uploading {}'s {purpose}: {status} {body}", r.applicant);
+            }
+            ids.push(body["id"].clone());
+        }
+        let req = test::TestRequest::post()
+            .uri("/api/v1/me/real-name")
+            .insert_header(("authorization", bearer.as_str()))
+            .set_json(json!({
+                "id_type": r.id_type,
+                "name": r.name,
+                "id_number": r.id_number,
+                "valid_until": r.valid_until,
+                "document_front": ids[0],
+                "portrait": ids[1],
+            }))
+            .to_request();
+        let res = test::call_service(&app, req).await;
+        let status = res.status();
+        if !status.is_success() {
+            let body = test::read_body(res).await;
+            bail!(
+                "submitting {}'s real-name review: {status} {}",
+                r.applicant,
+                String::from_utf8_lossy(&body)
+            );
+        }
+        added += 1;
+    }
+    Ok(added)
 }
 
 /// Runs the backdated requests on a manual clock, in time order, firing each timer when it
@@ -757,14 +864,16 @@ async fn summarize(
     } else {
         lines.push(format!(
             "certdesk demo: loaded {} user(s), {} staff role(s), {} enterprise(s), {} membership(s), \
-             {} bearer token(s), {} join request(s) and {} leave/admin-transfer request(s).",
+             {} bearer token(s), {} join request(s), {} leave/admin-transfer request(s) and {} \
+             real-name review(s).",
             added.users,
             added.staff_roles,
             added.enterprises,
             added.memberships,
             added.tokens,
             added.requests,
-            added.member_requests
+            added.member_requests,
+            added.name_reviews
         ));
     }
     lines.push("Every demo user and enterprise has is_demo = true.".to_owned());
@@ -1121,6 +1230,20 @@ mod db {
             Ok(added)
         })
         .await
+    }
+
+    /// A user's real-name status (`none`, `pending_review`, `verified`, …).
+    pub(super) async fn real_name_status(
+        conn: &mut AsyncPgConnection,
+        user: Uuid,
+    ) -> anyhow::Result<Option<String>> {
+        users::table
+            .find(user)
+            .select(users::real_name_status)
+            .first(conn)
+            .await
+            .optional()
+            .context("reading a demo applicant's real-name status")
     }
 
     /// The requester's (first) join request and its state.

@@ -39,6 +39,8 @@ fn certdesk(args: &[&str], db: &str, key: &Path) -> Output {
         .env("DATABASE_URL", db)
         .env("REDIS_URL", "redis://127.0.0.1:6379/0")
         .env("CERTDESK_SIGNING_KEY", key)
+        // Uploads (the demo's document images) beside the key, never in the checkout.
+        .env("CERTDESK_FILES_DIR", key.with_file_name("files"))
         .output()
         .unwrap()
 }
@@ -292,6 +294,35 @@ async fn demo_loads_every_join_request_state_and_a_second_run_adds_nothing() {
         .await,
         1
     );
+    // Two real-name reviews (passport, Hong Kong permit) submitted through the API wait in
+    // the CS reviewers' queue, each with its document image and portrait stored.
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM instances i \
+             JOIN users u ON u.id = i.requester AND u.real_name_instance_id = i.id \
+             JOIN task_queues q ON q.task_id IN (SELECT id FROM tasks WHERE instance_id = i.id) \
+             WHERE i.definition = 'real_name_review' AND i.state = 'cs_review' \
+             AND u.real_name_status = 'pending_review' AND q.queue = 'cs_reviewer' \
+             AND u.real_name_id_type IN ('passport', 'hk_macau_permit')"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM files f JOIN instances i \
+             ON i.requester = f.owner_id AND i.definition = 'real_name_review' \
+             WHERE f.id::text IN (i.data->>'document_front', i.data->>'portrait')"
+        )
+        .await,
+        4
+    );
+    let stored = std::fs::read_dir(tmp.path().join("files"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert!(stored > 0, "no uploaded bytes under the files folder");
     // One demo requester per request.
     assert_eq!(
         count(

@@ -19,7 +19,7 @@
     reason = "tests fail loudly"
 )]
 
-mod png;
+use certdesk_api::sample as png;
 
 /// Database set-up, apart: `diesel_async::RunQueryDsl::execute` would shadow
 /// `Client::execute` (DEPENDENCIES G6).

@@ -40,6 +40,7 @@ mod problem;
 pub mod realname;
 mod request_id;
 mod routes;
+pub mod sample;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;

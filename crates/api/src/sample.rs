@@ -1,5 +1,6 @@
-//! Real PNG images for uploads (stored deflate blocks: no compression crate needed), large
-//! enough for the API's minimum sizes and decodable by a browser.
+//! Sample document images (real PNGs: stored deflate blocks, so no compression crate), large
+//! enough for the upload rules of every image purpose and decodable by a browser. For the demo
+//! data's real-name reviews and for tests; nothing on a request path uses them.
 
 fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
