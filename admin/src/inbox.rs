@@ -8,6 +8,7 @@
 //! exactly one match.
 
 use certdesk_domain::calendar::{BusinessCalendar, BusinessDuration};
+use certdesk_domain::ident::Phone;
 use certdesk_store::schema::{enterprises, instances, task_queues, tasks, users};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use diesel::dsl::sql;
@@ -456,7 +457,8 @@ struct Counted {
     breached: i64,
 }
 
-/// Names of users by id (claimers, requesters).
+/// Names of users by id (claimers, requesters); an applicant without a name yet (before
+/// real-name verification) by their masked phone.
 ///
 /// # Errors
 ///
@@ -467,10 +469,18 @@ pub async fn names(
 ) -> Result<std::collections::HashMap<Uuid, String>, diesel::result::Error> {
     Ok(users::table
         .filter(users::id.eq_any(ids))
-        .select((users::id, users::name))
-        .load::<(Uuid, String)>(conn)
+        .select((users::id, users::name, users::phone))
+        .load::<(Uuid, String, Option<String>)>(conn)
         .await?
         .into_iter()
+        .map(|(id, name, phone)| {
+            let shown = match (name.trim(), phone) {
+                ("", Some(phone)) => Phone::parse(&phone)
+                    .map_or_else(|_| crate::view::mask_numbers(&phone), |p| p.mask()),
+                (name, _) => name.to_owned(),
+            };
+            (id, shown)
+        })
         .collect())
 }
 

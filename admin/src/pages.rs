@@ -686,6 +686,10 @@ pub(crate) async fn render_task(
         .await
         .optional()?
         .flatten();
+    let requester = names.get(&view.requester).cloned().unwrap_or_default();
+    let phone_shown = requester_phone
+        .and_then(|p| Phone::parse(&p).ok())
+        .map(|p| p.mask());
     let (sla, sla_label) = sla_of(state.runtime.calendar(), view.sla_due_at, now);
     let def = state
         .runtime
@@ -713,8 +717,9 @@ pub(crate) async fn render_task(
         "instance": view.instance_id.to_string(),
         "instance_state": state_title(state, &view.definition, &view.instance_state),
         "enterprise": view.enterprise.clone().unwrap_or_else(|| "—".into()),
-        "requester": names.get(&view.requester).cloned().unwrap_or_default(),
-        "requester_phone": requester_phone.and_then(|p| Phone::parse(&p).ok()).map(|p| p.mask()),
+        "requester": requester,
+        // Beside a name; a nameless applicant is already shown by it.
+        "requester_phone": phone_shown.filter(|p| *p != requester),
         "opened": beijing(view.opened_at),
         "due": view.sla_due_at.map_or_else(|| "—".to_owned(), beijing),
         "sla": sla,

@@ -347,6 +347,24 @@ async fn a_task_in_two_queues_shows_once_closed_tasks_leave_and_deep_queues_coun
         html.contains("财务 <span class=\"count\">2</span>"),
         "finance has both: {html}"
     );
+    // An applicant without a name yet (before real-name verification) shows by masked phone.
+    let phone: Option<String> = diesel::sql_query(
+        "UPDATE users SET name = '', phone = '13712340001' FROM tasks t JOIN instances i ON i.id = t.instance_id \
+         WHERE t.id = $1 AND users.id = i.requester RETURNING users.phone",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(other)
+    .get_result::<PhoneRow>(&mut conn)
+    .await
+    .unwrap()
+    .phone;
+    let masked = certdesk_domain::ident::Phone::parse(&phone.unwrap())
+        .unwrap()
+        .mask();
+    let (_, html) = body(&app, get("/admin/tasks", &c)).await;
+    assert!(
+        html.contains(&format!("<td>{masked}</td>")),
+        "{masked}: {html}"
+    );
     // Page size 1 walks both tasks, each once, across the two queues.
     let (_, first) = body(&app, get("/admin/tasks?limit=1", &c)).await;
     assert!(
@@ -397,4 +415,10 @@ async fn a_task_in_two_queues_shows_once_closed_tasks_leave_and_deep_queues_coun
         &html[..html.len().min(4000)]
     );
     assert!(html.contains(&format!("超时 {cap}+")), "all overdue");
+}
+
+#[derive(diesel::QueryableByName)]
+struct PhoneRow {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    phone: Option<String>,
 }
