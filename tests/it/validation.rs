@@ -163,6 +163,16 @@ fn unknown_validator_is_rejected() {
 }
 
 #[test]
+fn a_title_for_no_choice_is_rejected() {
+    assert_only(
+        "unknown_choice_title",
+        "unknown_choice_title.toml",
+        "form.fields.kind.choice_titles.taiwan_permit",
+        "`taiwan_permit` is not one of the choices",
+    );
+}
+
+#[test]
 fn unknown_template_is_rejected() {
     assert_only(
         "unknown_template",

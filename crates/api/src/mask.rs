@@ -129,6 +129,7 @@ mod tests {
             required: false,
             required_when: vec![],
             choices: vec![],
+            choice_titles: vec![],
             reference: None,
             many: false,
             validators,

@@ -262,12 +262,26 @@ pub struct Field {
     pub required_when: Vec<(String, serde_json::Value)>,
     /// Allowed values of a choice field.
     pub choices: Vec<String>,
+    /// Chinese labels of choices, where the definition gives them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub choice_titles: Vec<(String, String)>,
     /// What a reference points to.
     pub reference: Option<String>,
     /// Whether the value is a list.
     pub many: bool,
     /// Validators in the order written.
     pub validators: Vec<Validator>,
+}
+
+impl Field {
+    /// The label of choice `value`: its title where the definition gives one, else the value.
+    #[must_use]
+    pub fn choice_title<'a>(&'a self, value: &'a str) -> &'a str {
+        self.choice_titles
+            .iter()
+            .find(|(v, _)| v == value)
+            .map_or(value, |(_, t)| t.as_str())
+    }
 }
 
 /// The input form: fields in display order.

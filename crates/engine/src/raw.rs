@@ -65,6 +65,10 @@ pub struct RawField {
     /// Allowed values of a `choice` field.
     #[serde(default)]
     pub choices: Vec<String>,
+    /// Chinese labels of some or all of the choices (`{ passport = "护照" }`), for people reading
+    /// a request; the value stored is the choice itself.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub choice_titles: IndexMap<String, String>,
     /// What a `reference` field points to (`enterprise`, `order`, `package`, ...).
     #[serde(default, rename = "ref")]
     pub reference: Option<String>,

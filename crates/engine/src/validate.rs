@@ -194,8 +194,26 @@ impl<'a> Cx<'a> {
                 if unique.len() != f.choices.len() {
                     self.err(format!("{path}.choices"), "choices must be unique");
                 }
+                for (value, title) in &f.choice_titles {
+                    if !f.choices.contains(value) {
+                        self.err(
+                            format!("{path}.choice_titles.{value}"),
+                            format!("`{value}` is not one of the choices"),
+                        );
+                    } else if title.trim().is_empty() {
+                        self.err(
+                            format!("{path}.choice_titles.{value}"),
+                            "a choice title must not be empty",
+                        );
+                    }
+                }
             } else if !f.choices.is_empty() {
                 self.err(format!("{path}.choices"), "only choice fields have choices");
+            } else if !f.choice_titles.is_empty() {
+                self.err(
+                    format!("{path}.choice_titles"),
+                    "only choice fields have choice titles",
+                );
             }
             match (&f.reference, ty == FieldType::Reference) {
                 (None, true) => self.err(
@@ -287,6 +305,11 @@ impl<'a> Cx<'a> {
                 required: f.required,
                 required_when,
                 choices: f.choices.clone(),
+                choice_titles: f
+                    .choice_titles
+                    .iter()
+                    .map(|(v, t)| (v.clone(), t.trim().to_owned()))
+                    .collect(),
                 reference: f.reference.clone(),
                 many: f.many,
                 validators,
@@ -999,6 +1022,7 @@ impl<'a> Cx<'a> {
                         required: f.required,
                         required_when: Vec::new(),
                         choices: f.choices.clone(),
+                        choice_titles: Vec::new(),
                         reference: None,
                         many: f.many,
                         validators: Vec::new(),
