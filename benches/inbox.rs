@@ -108,7 +108,9 @@ async fn main() {
                                state, status, engine, data, created_at, updated_at)
         SELECT s.instance,
                CASE WHEN s.i % 10 < 7 THEN 'real_name_review' ELSE 'join_request' END,
-               1,
+               (SELECT max(version) FROM definitions
+                WHERE name = CASE WHEN s.i % 10 < 7 THEN 'real_name_review'
+                                  ELSE 'join_request' END),
                CASE WHEN s.i % 10 < 7 THEN 'person' ELSE 'enterprise' END,
                CASE WHEN s.i % 10 < 7 THEN s.requester
                     ELSE (array(SELECT id FROM enterprises ORDER BY uscc))[1 + s.i % 500] END,

@@ -291,12 +291,18 @@ pub fn form_rows(def: Option<&Definition>, data: &Value) -> Vec<FormRow> {
         }];
     };
     map.iter()
-        .map(|(k, v)| FormRow {
-            key: k.clone(),
-            title: def
-                .and_then(|d| d.form.field(k))
-                .map_or_else(|| k.clone(), |f| f.title.clone()),
-            value: value_text(v),
+        .map(|(k, v)| {
+            let field = def.and_then(|d| d.form.field(k));
+            FormRow {
+                key: k.clone(),
+                title: field.map_or_else(|| k.clone(), |f| f.title.clone()),
+                value: match (field, v.as_str()) {
+                    (Some(f), Some(choice)) if !f.choice_titles.is_empty() => {
+                        f.choice_title(choice).to_owned()
+                    }
+                    _ => value_text(v),
+                },
+            }
         })
         .collect()
 }

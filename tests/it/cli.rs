@@ -44,7 +44,7 @@ fn check_passes_on_the_product_definitions() {
     let out = certdesk(&["workflows", "check", "workflows"], &root());
     assert!(out.status.success(), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("ok  join_request v1"), "{stdout}");
+    assert!(stdout.contains("ok  join_request v2"), "{stdout}");
 }
 
 /// Every product definition, broken in several ways, fails naming its file and the path.
@@ -197,16 +197,16 @@ fn lock_records_a_new_version_and_refuses_to_rewrite_an_old_one() {
         "{}",
         stderr(&out)
     );
-    // Raise the version: lock records it, keeps version 1, and check passes.
+    // Raise the version: lock records it, keeps the earlier ones, and check passes.
     let bumped = text
         .replace("title = \"加入企业申请\"", "title = \"加入企业\"")
-        .replace("version = 1", "version = 2");
+        .replace("version = 2", "version = 3");
     std::fs::write(&path, bumped).unwrap();
     let out = certdesk(&["workflows", "lock", "workflows"], tmp.path());
     assert!(out.status.success(), "{}", stderr(&out));
     let lock = std::fs::read_to_string(tmp.path().join("workflows/versions.lock")).unwrap();
     assert!(
-        lock.contains("version = 1") && lock.contains("version = 2"),
+        lock.contains("version = 2") && lock.contains("version = 3"),
         "{lock}"
     );
     let out = certdesk(&["workflows", "check", "workflows"], tmp.path());

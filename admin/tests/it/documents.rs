@@ -44,7 +44,7 @@ async fn the_task_page_shows_images_inline_and_pdfs_embedded_with_titles() {
         ),
         "{html}"
     );
-    assert!(html.contains("实名认证人工审核（第 1 版）流程图，当前环节：客服审核"));
+    assert!(html.contains("实名认证人工审核（第 2 版）流程图，当前环节：客服审核"));
     assert!(html.contains("<td>提交申请</td>"), "{html}");
 }
 

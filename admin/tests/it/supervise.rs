@@ -28,7 +28,7 @@ const PAGES: [&str; 7] = [
     "/admin/instances",
     "/admin/staff",
     "/admin/definitions",
-    "/admin/definitions/join_request/1",
+    "/admin/definitions/join_request/2",
     "/admin/jobs",
     "/admin/audit",
 ];
@@ -622,7 +622,7 @@ async fn definitions_list_every_version_with_hash_and_diagram() {
         html.contains(&def.sha256) && html.contains("real_name_review"),
         "{html}"
     );
-    let (status, html) = body(&app, get("/admin/definitions/join_request/1", &cookie)).await;
+    let (status, html) = body(&app, get("/admin/definitions/join_request/2", &cookie)).await;
     assert_eq!(status, 200, "{html}");
     assert!(
         html.contains("<svg") && html.contains("企业管理员审核"),

@@ -82,6 +82,12 @@ async fn timeline_names_people_masks_numbers_and_titles_states() {
             .any(|r| r.title == "申请理由" && r.value == "新同事"),
         "{form:?}"
     );
+    // A choice shows its title from the definition, not the stored value.
+    assert!(
+        form.iter()
+            .any(|r| r.title == "验证方式" && r.value == "填写申请理由"),
+        "{form:?}"
+    );
 
     // Without the definition or titles, state names and reason codes show as stored.
     let raw = view::timeline(&mut conn, None, id, &Default::default())
@@ -124,7 +130,7 @@ async fn diagram_lights_the_current_state_only() {
     assert!(!none.contains("aria-current"), "{none}");
     assert_eq!(
         view::diagram_caption(&def, Some("admin_review")),
-        "加入企业申请（第 1 版）流程图，当前环节：企业管理员审核"
+        "加入企业申请（第 2 版）流程图，当前环节：企业管理员审核"
     );
 
     let mut h = certdesk_admin::pages::templates().unwrap();
