@@ -1,9 +1,9 @@
-//! Uploaded documents on task pages: which form fields hold file ids, how they are shown
-//! (images inline, PDFs embedded with a download link), and `GET /admin/files/{id}`.
+//! Uploaded documents on task and instance pages: which form fields hold file ids, how they are
+//! shown (images inline, PDFs embedded with a download link), and `GET /admin/files/{id}`.
 //!
-//! A file is served only to staff who may open a task whose instance's form data names it:
-//! a member of one of the task's groups, or whoever supervises ([`crate::access::supervises`]:
-//! `supervisor`, `sys_admin`). Anyone
+//! A file is served only to staff who may open a page showing it: a member of one of the groups
+//! of a task whose instance's form data names it, or whoever supervises
+//! ([`crate::access::supervises`]: `supervisor`, `sys_admin`) when any instance names it. Anyone
 //! else, and any id that is no such file, gets the same 404, so ids cannot be probed. The
 //! bytes come from the content-addressed [`certdesk_api::files::FileStore`] the API wrote them
 //! to, with the stored (sniffed) type, `nosniff`, `inline` (or `attachment` when asked to
@@ -66,7 +66,34 @@ pub fn file_fields(def: &Definition) -> Vec<&str> {
         .collect()
 }
 
-/// The documents of a task page, ready for the template: images inline, PDFs embedded.
+/// An instance's form data for a page: the facts table (rows `{key, value}`, titled from
+/// `def`'s form, file fields left out) and the documents those file fields name ([`views`]).
+///
+/// Rows carry the title as `key`: the layout's `title` parameter would shadow a row's
+/// `title` in the template.
+///
+/// # Errors
+///
+/// On database failure.
+pub async fn facts_and_documents(
+    conn: &mut AsyncPgConnection,
+    def: Option<&Definition>,
+    data: &Value,
+) -> Result<(Vec<Value>, Vec<Value>), diesel::result::Error> {
+    let skip = def.map(file_fields).unwrap_or_default();
+    let facts = crate::view::form_rows(def, data)
+        .into_iter()
+        .filter(|r| !skip.contains(&r.key.as_str()))
+        .map(|r| json!({"key": r.title, "value": r.value}))
+        .collect();
+    let documents = match def {
+        Some(d) => views(conn, &files(d, data)).await?,
+        None => Vec::new(),
+    };
+    Ok((facts, documents))
+}
+
+/// The documents of a task or instance page, ready for the template: images inline, PDFs embedded.
 ///
 /// # Errors
 ///
@@ -132,8 +159,9 @@ async fn allowed(
     diesel::sql_query(
         "SELECT f.media_type, f.sm3, f.original_filename FROM files f \
          WHERE f.id = $1 AND EXISTS ( \
-           SELECT 1 FROM tasks t JOIN instances i ON i.id = t.instance_id \
-           WHERE ($2 OR t.parties @> ANY($3)) \
+           SELECT 1 FROM instances i \
+           WHERE ($2 OR EXISTS (SELECT 1 FROM tasks t \
+                                WHERE t.instance_id = i.id AND t.parties @> ANY($3))) \
              AND EXISTS (SELECT 1 FROM jsonb_each(i.data) e \
                          WHERE e.value = to_jsonb($1::text) \
                             OR (jsonb_typeof(e.value) = 'array' \

@@ -1,6 +1,7 @@
 //! Workflow instances for supervisors: a search by instance id, enterprise (exact USCC or part
 //! of the name), applicant (exact phone), chain, state and status with keyset pages, and an
-//! instance's page (form data, open tasks, timeline, diagram with the current state lit).
+//! instance's page (form data, documents inline, open tasks, timeline, diagram with the current
+//! state lit).
 //!
 //! Who sees what ([`crate::access`]): the search is for `supervisor` and `sys_admin`. An
 //! instance's page is theirs too, and also open to staff whose groups one of the instance's
@@ -528,6 +529,8 @@ async fn show(
             })
         })
         .collect();
+    let (form, documents) =
+        crate::documents::facts_and_documents(&mut conn, def.as_deref(), &data).await?;
     let timeline = view::timeline(&mut conn, def.as_deref(), id, &state.settings.reasons).await?;
     let (diagram, caption) = match def.as_deref() {
         Some(d) => (
@@ -554,7 +557,8 @@ async fn show(
         "applicant_phone": masked_phone(applicant.as_ref().and_then(|a| a.1.as_deref())),
         "created": view::beijing(created_at),
         "updated": view::beijing(updated_at),
-        "form": view::form_rows(def.as_deref(), &data),
+        "form": form,
+        "documents": documents,
         "open_tasks": open_tasks,
         "timeline": timeline,
         "diagram": diagram,

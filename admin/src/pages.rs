@@ -113,6 +113,10 @@ pub fn templates() -> Result<Handlebars<'static>, handlebars::TemplateError> {
         include_str!("../templates/partials/timeline.hbs"),
     )?;
     h.register_partial("diagram", include_str!("../templates/partials/diagram.hbs"))?;
+    h.register_partial(
+        "documents",
+        include_str!("../templates/partials/documents.hbs"),
+    )?;
     h.register_template_string("login", include_str!("../templates/login.hbs"))?;
     h.register_template_string("password", include_str!("../templates/password.hbs"))?;
     h.register_template_string("tasks", include_str!("../templates/tasks.hbs"))?;
@@ -696,15 +700,8 @@ pub(crate) async fn render_task(
         .definition_version(&view.definition, view.version)
         .await
         .map_err(|e| PageError::internal(e.to_string()))?;
-    let skip = crate::documents::file_fields(&def);
-    // Keys, not titles: the layout's `title` parameter shadows a row's `title` in the template.
-    let form: Vec<Value> = crate::view::form_rows(Some(&def), &view.data)
-        .into_iter()
-        .filter(|r| !skip.contains(&r.key.as_str()))
-        .map(|r| json!({"key": r.title, "value": r.value}))
-        .collect();
-    let documents =
-        crate::documents::views(conn, &crate::documents::files(&def, &view.data)).await?;
+    let (form, documents) =
+        crate::documents::facts_and_documents(conn, Some(&def), &view.data).await?;
     let timeline =
         crate::view::timeline(conn, Some(&def), view.instance_id, &state.settings.reasons).await?;
     let data = json!({

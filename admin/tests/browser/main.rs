@@ -275,6 +275,38 @@ async fn assert_no_sideways_scroll(client: &Client, page: &str) {
     );
 }
 
+/// Clicks the element `css` finds and waits for the page that loads. A marker set on the old
+/// document is gone, and the new one has finished loading. Waiting for an element alone can
+/// find it on the old page a moment before the browser leaves it.
+async fn click_and_load(client: &Client, css: &str) {
+    client
+        .execute("window.certdeskOldPage = true;", vec![])
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        // Between documents the script may fail; that is "not yet".
+        let loaded = client
+            .execute(
+                "return window.certdeskOldPage === undefined && document.readyState === 'complete';",
+                vec![],
+            )
+            .await;
+        if matches!(loaded, Ok(Value::Bool(true))) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "clicking {css} loaded no page");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn text_of(client: &Client, css: &str) -> String {
     client
         .find(Locator::Css(css))
@@ -309,14 +341,7 @@ async fn sign_in(client: &Client, base: &str, login: &str, password: &str, secre
         .send_keys(&code)
         .await
         .unwrap();
-    client
-        .find(Locator::Css("form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client.wait().for_element(Locator::Css("h1")).await.unwrap();
+    click_and_load(client, "form button[type=submit]").await;
     assert_eq!(
         text_of(client, "h1").await,
         "待办任务",
@@ -534,12 +559,7 @@ async fn a_reviewer_rejects_a_real_name_review_in_chromium() {
         .select_by_value("real_name_review")
         .await
         .unwrap();
-    a.find(Locator::Css("form.filters button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_and_load(&a, "form.filters button[type=submit]").await;
     until(&a, "return location.search;", |v| {
         v.as_str()
             .is_some_and(|q| q.contains("chain=real_name_review"))
@@ -558,25 +578,17 @@ async fn a_reviewer_rejects_a_real_name_review_in_chromium() {
     screenshot(&a, "inbox-820").await;
     a.set_window_size(1280, 900).await.unwrap();
 
-    a.find(Locator::Css(&format!(
-        "form[action='/admin/tasks/{task}/claim'] button"
-    )))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
+    click_and_load(
+        &a,
+        &format!("form[action='/admin/tasks/{task}/claim'] button"),
+    )
+    .await;
     a.wait()
         .for_element(Locator::Css("p.notice"))
         .await
         .unwrap();
     assert_eq!(text_of(&a, "p.notice").await, "已认领任务。");
-    a.find(Locator::Css(&format!("a[href='/admin/tasks/{task}']")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_and_load(&a, &format!("a[href='/admin/tasks/{task}']")).await;
     a.wait()
         .for_element(Locator::Css("form.outcome"))
         .await
@@ -697,12 +709,7 @@ async fn a_reviewer_rejects_a_real_name_review_in_chromium() {
         .send_keys("护照已过有效期，请换新证件后重新提交。")
         .await
         .unwrap();
-    a.find(Locator::Css("form.outcome.danger button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_and_load(&a, "form.outcome.danger button[type=submit]").await;
     a.wait()
         .for_element(Locator::Css("p.notice"))
         .await
@@ -719,12 +726,7 @@ async fn a_reviewer_rejects_a_real_name_review_in_chromium() {
     );
 
     // ---- 李's stale form: a clear message, not an error page --------------------------------
-    b.find(Locator::Css("form.outcome.approve button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_and_load(&b, "form.outcome.approve button[type=submit]").await;
     b.wait()
         .for_element(Locator::Id("decision-message"))
         .await

@@ -49,6 +49,60 @@ async fn the_task_page_shows_images_inline_and_pdfs_embedded_with_titles() {
 }
 
 #[actix_web::test]
+async fn the_instance_page_shows_the_same_documents_to_supervisors_and_the_tasks_reviewers() {
+    let w = World::new().await;
+    let app = app!(w);
+    let boss = w.staff("boss@example.cn", &["supervisor"]).await;
+    let cs = w.staff("cs@example.cn", &["cs_reviewer"]).await;
+    let finance = w.staff("fin@example.cn", &["finance"]).await;
+    let applicant = w.applicant("JOHN SMITH").await;
+    let back = w.file(applicant, "passport", "application/pdf", PDF).await;
+    let (instance, task, front) = w.review_with(applicant, Some(back)).await;
+    let page = format!("/admin/instances/{instance}");
+    let mut cookies = Vec::new();
+    for who in [&boss, &cs] {
+        let cookie = sign_in(&app, &who.login, &who.password, &w.code(who))
+            .await
+            .unwrap();
+        let (status, html) = body(&app, get(&page, &cookie)).await;
+        assert_eq!(status, 200, "{}: {html}", who.login);
+        assert!(
+            html.contains(&format!(
+                "<img src=\"/admin/files/{front}\" alt=\"证件人像面\">"
+            )),
+            "{html}"
+        );
+        assert!(html.contains(&format!(
+            "<object data=\"/admin/files/{back}\" type=\"application/pdf\" aria-label=\"证件信息面（PDF）\">"
+        )));
+        // Facts titled from the definition (not the page's title); file ids are not rows.
+        assert!(
+            html.contains("<th scope=\"row\">证件号码</th><td class=\"wrap\">E12345678</td>"),
+            "{html}"
+        );
+        assert!(!html.contains(&format!(">{front}</td>")), "{html}");
+        // And every document shown there is served to the same person.
+        for id in [front, back] {
+            let (status, _) = body(&app, get(&format!("/admin/files/{id}"), &cookie)).await;
+            assert_eq!(status, 200, "{}: {id}", who.login);
+        }
+        cookies.push(cookie);
+    }
+    // The task page links to its instance (a TOTP code signs in once: reuse the session).
+    let (_, html) = body(&app, get(&format!("/admin/tasks/{task}"), &cookies[1])).await;
+    assert!(
+        html.contains(&format!("<a href=\"{page}\">{instance}</a>")),
+        "{html}"
+    );
+    let cookie = sign_in(&app, &finance.login, &finance.password, &w.code(&finance))
+        .await
+        .unwrap();
+    let (status, html) = body(&app, get(&page, &cookie)).await;
+    assert_eq!(status, 404);
+    assert!(!html.contains(&front.to_string()));
+}
+
+#[actix_web::test]
 async fn a_reviewer_of_the_task_gets_the_bytes_inline_never_cached() {
     let w = World::new().await;
     let app = app!(w);
