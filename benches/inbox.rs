@@ -15,6 +15,10 @@
 //! in, whole body out) for each common view. No network in between: this is the server's own
 //! time, queries included.
 //!
+//! Each real-name review names one uploaded passport photo, so the same database also times a
+//! task page (form, documents, diagram, timeline) and `GET /admin/files/{id}` for the task's
+//! reviewer and for a supervisor: who may see a file is decided among 100,000 instances.
+//!
 //! `cargo bench --bench inbox` (needs PostgreSQL as the tests do). `INBOX_ROUNDS` sets the
 //! requests per view (default 300).
 
@@ -22,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::{App, test, web};
 use certdesk_admin::{AdminState, Settings, session, staff};
+use certdesk_api::files::FileStore;
 use certdesk_audit::Signer;
 use certdesk_domain::clock::{Clock, SystemClock};
 use certdesk_runtime::Runtime;
@@ -83,9 +88,27 @@ async fn main() {
     )
     .await
     .unwrap();
+    let boss = staff::add(
+        &mut conn,
+        "主管",
+        None,
+        Some("boss@example.com"),
+        &["supervisor".to_owned()],
+        now,
+    )
+    .await
+    .unwrap();
     let cookie = session::create(&mut conn, reviewer.user_id, now, &settings)
         .await
         .unwrap();
+    let boss_cookie = session::create(&mut conn, boss.user_id, now, &settings)
+        .await
+        .unwrap();
+    // One photo's bytes; every seeded upload row is a copy of it (content addressed).
+    let photo = certdesk_api::sample::passport(640, 400);
+    let sm3 = certdesk_api::files::sm3(&photo);
+    let files = FileStore::in_memory();
+    files.put(&sm3, photo.clone().into()).await.unwrap();
 
     let seeding = Instant::now();
     let seed = format!(
@@ -101,8 +124,15 @@ async fn main() {
         FROM generate_series(1, {n}) AS i;
 
         CREATE TEMP TABLE seeded AS
-        SELECT u.id AS requester, gen_random_uuid() AS instance, row_number() OVER () AS i
+        SELECT u.id AS requester, gen_random_uuid() AS instance, gen_random_uuid() AS file,
+               row_number() OVER () AS i
         FROM users u WHERE u.kind = 'applicant';
+
+        INSERT INTO files (id, owner_id, purpose, media_type, size_bytes, sm3, width, height,
+                           created_at)
+        SELECT s.file, s.requester, 'passport', 'image/png', {size}, '\x{sm3}'::bytea, 640, 400,
+               now()
+        FROM seeded s WHERE s.i % 10 < 7;
 
         INSERT INTO instances (id, definition, version, subject_type, subject_id, requester,
                                state, status, engine, data, created_at, updated_at)
@@ -118,7 +148,10 @@ async fn main() {
                CASE WHEN s.i % 10 < 7 THEN 'cs_review' ELSE 'admin_review' END,
                'running', '{{}}'::jsonb,
                jsonb_build_object('document_type', 'passport', 'name', '申请人' || s.i,
-                                  'document_number', 'E' || lpad(s.i::text, 8, '0')),
+                                  'document_number', 'E' || lpad(s.i::text, 8, '0'))
+               || CASE WHEN s.i % 10 < 7
+                       THEN jsonb_build_object('document_front', s.file::text)
+                       ELSE '{{}}'::jsonb END,
                timestamptz '{now}' - (s.i % 2000) * interval '7 minutes',
                timestamptz '{now}' - (s.i % 2000) * interval '7 minutes'
         FROM seeded s;
@@ -140,6 +173,8 @@ async fn main() {
         "#,
         now = now.to_rfc3339(),
         other = other.user_id,
+        size = photo.len(),
+        sm3 = sm3.iter().map(|b| format!("{b:02x}")).collect::<String>(),
     );
     conn.batch_execute(&seed).await.unwrap();
     // What autovacuum does after a bulk insert: the visibility map lets counts read the index
@@ -151,45 +186,79 @@ async fn main() {
     .get_result(&mut conn)
     .await
     .unwrap();
-    drop(conn);
     println!(
         "seeded {open} open tasks ({} visible to the reviewer) in {:.1} s",
         open * 7 / 10,
         seeding.elapsed().as_secs_f64()
     );
 
-    let state = AdminState::new(runtime, settings).unwrap();
+    // A real-name review in the middle of the seeded rows, its task and its photo.
+    let (task, file): (uuid::Uuid, uuid::Uuid) =
+        diesel::dsl::sql::<(diesel::sql_types::Uuid, diesel::sql_types::Uuid)>(&format!(
+            "SELECT t.id, (i.data->>'document_front')::uuid FROM tasks t \
+         JOIN instances i ON i.id = t.instance_id \
+         WHERE i.definition = 'real_name_review' AND t.claimed_by IS NULL \
+         ORDER BY i.id OFFSET {} LIMIT 1",
+            n / 3
+        ))
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+    let state = AdminState::new(runtime, settings)
+        .unwrap()
+        .with_files(files);
     let app = test::init_service(
         App::new()
             .app_data(web::Data::new(state))
             .configure(certdesk_admin::configure),
     )
     .await;
+    let task_page = format!("/admin/tasks/{task}");
+    let document = format!("/admin/files/{file}");
     let views = [
-        ("default (breached first, due soonest)", "/admin/tasks"),
-        ("SLA breached only", "/admin/tasks?sla=breached"),
+        (
+            "default (breached first, due soonest)",
+            "/admin/tasks",
+            &cookie,
+        ),
+        ("SLA breached only", "/admin/tasks?sla=breached", &cookie),
         (
             "unclaimed, oldest first",
             "/admin/tasks?claimed=unclaimed&sort=oldest",
+            &cookie,
         ),
         (
             "enterprise name contains",
             "/admin/tasks?enterprise=%E7%A4%BA%E4%BE%8B12",
+            &cookie,
         ),
         (
             "chain + age ≥ 3 days",
             "/admin/tasks?chain=real_name_review&age=3d",
+            &cookie,
         ),
-        ("200 rows per page", "/admin/tasks?limit=200"),
+        ("200 rows per page", "/admin/tasks?limit=200", &cookie),
+        (
+            "task page (form, document, diagram, timeline)",
+            &task_page,
+            &cookie,
+        ),
+        ("the task's document, to its reviewer", &document, &cookie),
+        (
+            "the same document, to a supervisor",
+            &document,
+            &boss_cookie,
+        ),
     ];
     println!("\n| view | p50 ms | p99 ms | max ms | bytes |\n|---|---|---|---|---|");
-    for (name, uri) in views {
+    for (name, uri, cookie) in views {
         let mut times = Vec::with_capacity(rounds);
         let mut bytes = 0;
         for round in 0..rounds + 20 {
             let req = test::TestRequest::get()
                 .uri(uri)
-                .cookie(session::cookie(&cookie))
+                .cookie(session::cookie(cookie))
                 .to_request();
             let started = Instant::now();
             let res = test::call_service(&app, req).await;

@@ -3,7 +3,10 @@
 //!
 //! A file is served only to staff who may open a page showing it: a member of one of the groups
 //! of a task whose instance's form data names it, or whoever supervises
-//! ([`crate::access::supervises`]: `supervisor`, `sys_admin`) when any instance names it. Anyone
+//! ([`crate::access::supervises`]: `supervisor`, `sys_admin`) when an instance names it. Only
+//! the instance's requester's own uploads count: the API lets a form name no one else's, and
+//! a page shows any other id as missing. That also makes the check an index lookup (the
+//! owner's few instances), not a scan of every instance's form data. Anyone
 //! else, and any id that is no such file, gets the same 404, so ids cannot be probed. The
 //! bytes come from the content-addressed [`certdesk_api::files::FileStore`] the API wrote them
 //! to, with the stored (sniffed) type, `nosniff`, `inline` (or `attachment` when asked to
@@ -67,7 +70,8 @@ pub fn file_fields(def: &Definition) -> Vec<&str> {
 }
 
 /// An instance's form data for a page: the facts table (rows `{key, value}`, titled from
-/// `def`'s form, file fields left out) and the documents those file fields name ([`views`]).
+/// `def`'s form, file fields left out) and the documents those file fields name ([`views`]),
+/// `requester`'s own uploads only.
 ///
 /// Rows carry the title as `key`: the layout's `title` parameter would shadow a row's
 /// `title` in the template.
@@ -78,6 +82,7 @@ pub fn file_fields(def: &Definition) -> Vec<&str> {
 pub async fn facts_and_documents(
     conn: &mut AsyncPgConnection,
     def: Option<&Definition>,
+    requester: Uuid,
     data: &Value,
 ) -> Result<(Vec<Value>, Vec<Value>), diesel::result::Error> {
     let skip = def.map(file_fields).unwrap_or_default();
@@ -87,24 +92,28 @@ pub async fn facts_and_documents(
         .map(|r| json!({"key": r.title, "value": r.value}))
         .collect();
     let documents = match def {
-        Some(d) => views(conn, &files(d, data)).await?,
+        Some(d) => views(conn, requester, &files(d, data)).await?,
         None => Vec::new(),
     };
     Ok((facts, documents))
 }
 
-/// The documents of a task or instance page, ready for the template: images inline, PDFs embedded.
+/// The documents of a task or instance page, ready for the template: images inline, PDFs
+/// embedded. An id that is not one of `requester`'s uploads shows as missing, as
+/// `GET /admin/files/{id}` would not serve it.
 ///
 /// # Errors
 ///
 /// On database failure.
 pub async fn views(
     conn: &mut AsyncPgConnection,
+    requester: Uuid,
     found: &[(String, Uuid)],
 ) -> Result<Vec<Value>, diesel::result::Error> {
     let ids: Vec<Uuid> = found.iter().map(|(_, id)| *id).collect();
     let rows: Vec<(Uuid, String, Option<String>)> = files::table
         .filter(files::id.eq_any(&ids))
+        .filter(files::owner_id.eq(requester))
         .select((files::id, files::media_type, files::original_filename))
         .load(conn)
         .await?;
@@ -160,7 +169,8 @@ async fn allowed(
         "SELECT f.media_type, f.sm3, f.original_filename FROM files f \
          WHERE f.id = $1 AND EXISTS ( \
            SELECT 1 FROM instances i \
-           WHERE ($2 OR EXISTS (SELECT 1 FROM tasks t \
+           WHERE i.requester = f.owner_id \
+             AND ($2 OR EXISTS (SELECT 1 FROM tasks t \
                                 WHERE t.instance_id = i.id AND t.parties @> ANY($3))) \
              AND EXISTS (SELECT 1 FROM jsonb_each(i.data) e \
                          WHERE e.value = to_jsonb($1::text) \

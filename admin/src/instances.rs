@@ -530,7 +530,7 @@ async fn show(
         })
         .collect();
     let (form, documents) =
-        crate::documents::facts_and_documents(&mut conn, def.as_deref(), &data).await?;
+        crate::documents::facts_and_documents(&mut conn, def.as_deref(), requester, &data).await?;
     let timeline = view::timeline(&mut conn, def.as_deref(), id, &state.settings.reasons).await?;
     let (diagram, caption) = match def.as_deref() {
         Some(d) => (

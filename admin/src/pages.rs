@@ -701,7 +701,7 @@ pub(crate) async fn render_task(
         .await
         .map_err(|e| PageError::internal(e.to_string()))?;
     let (form, documents) =
-        crate::documents::facts_and_documents(conn, Some(&def), &view.data).await?;
+        crate::documents::facts_and_documents(conn, Some(&def), view.requester, &view.data).await?;
     let timeline =
         crate::view::timeline(conn, Some(&def), view.instance_id, &state.settings.reasons).await?;
     let data = json!({

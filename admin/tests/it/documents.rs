@@ -103,6 +103,39 @@ async fn the_instance_page_shows_the_same_documents_to_supervisors_and_the_tasks
 }
 
 #[actix_web::test]
+async fn an_upload_of_someone_other_than_the_requester_is_neither_shown_nor_served() {
+    // The API refuses such a form; a request started by other means must not become a way
+    // to read a stranger's upload.
+    let w = World::new().await;
+    let app = app!(w);
+    let boss = w.staff("boss@example.cn", &["supervisor"]).await;
+    let cs = w.staff("cs@example.cn", &["cs_reviewer"]).await;
+    let applicant = w.applicant("JOHN SMITH").await;
+    let stranger = w.applicant("JANE DOE").await;
+    let theirs = w.file(stranger, "passport", "application/pdf", PDF).await;
+    let (instance, task, front) = w.review_with(applicant, Some(theirs)).await;
+    for who in [&boss, &cs] {
+        let cookie = sign_in(&app, &who.login, &who.password, &w.code(who))
+            .await
+            .unwrap();
+        let page = if who.login == cs.login {
+            format!("/admin/tasks/{task}")
+        } else {
+            format!("/admin/instances/{instance}")
+        };
+        let (status, html) = body(&app, get(&page, &cookie)).await;
+        assert_eq!(status, 200, "{page}: {html}");
+        assert!(html.contains(&format!("/admin/files/{front}")), "{html}");
+        assert!(!html.contains(&theirs.to_string()), "{html}");
+        assert!(html.contains("文件不存在或已删除。"), "{html}");
+        let (status, _) = body(&app, get(&format!("/admin/files/{front}"), &cookie)).await;
+        assert_eq!(status, 200, "{}", who.login);
+        let (status, _) = body(&app, get(&format!("/admin/files/{theirs}"), &cookie)).await;
+        assert_eq!(status, 404, "{}", who.login);
+    }
+}
+
+#[actix_web::test]
 async fn a_reviewer_of_the_task_gets_the_bytes_inline_never_cached() {
     let w = World::new().await;
     let app = app!(w);
