@@ -15,7 +15,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
 
-use crate::problem::FieldProblem;
+use certdesk_engine::def::Definition;
+
+use crate::problem::{ApiError, FieldProblem};
 
 /// Items per page when `limit` is not given.
 pub const DEFAULT_LIMIT: i64 = 20;
@@ -84,6 +86,57 @@ impl PageQuery {
             },
         };
         PageRequest { limit, after }
+    }
+}
+
+/// `?state=…&limit=…&cursor=…`, the query of a list of one chain's requests (join, leave and
+/// admin-transfer requests alike).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct StateListQuery {
+    /// Only requests in this state (a state of the chain's workflow).
+    #[param(example = "admin_review")]
+    pub state: Option<String>,
+    /// How many, 1–100 (default 20).
+    #[param(example = 20, minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page; absent for the first page.
+    pub cursor: Option<String>,
+}
+
+impl StateListQuery {
+    /// The state asked for (`None` when absent or blank) and the page of the list named
+    /// `list`, or 422 naming every field at fault: a state `def` does not have, a bad limit or
+    /// cursor.
+    pub fn check<K: DeserializeOwned>(
+        self,
+        def: &Definition,
+        list: &str,
+    ) -> Result<(Option<String>, PageRequest<K>), ApiError> {
+        let mut errors = Vec::new();
+        let wanted = self.state.filter(|s| !s.trim().is_empty());
+        if let Some(s) = &wanted
+            && def.state_id(s).is_none()
+        {
+            let names: Vec<&str> = def.states.iter().map(|s| s.name.as_str()).collect();
+            errors.push(FieldProblem::new(
+                "state",
+                "unknown_state",
+                "状态无效",
+                format!("state must be one of: {}", names.join(", ")),
+            ));
+        }
+        let page = PageQuery {
+            limit: self.limit,
+            cursor: self.cursor,
+        }
+        .check(list, &mut errors);
+        if errors.is_empty() {
+            Ok((wanted, page))
+        } else {
+            Err(ApiError::invalid(errors))
+        }
     }
 }
 

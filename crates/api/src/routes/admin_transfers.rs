@@ -21,12 +21,11 @@ use uuid::Uuid;
 
 use super::enterprises::enterprise_not_found;
 use super::join_requests::{Decided, Submitted};
-use super::member_requests::{
-    self as shared, Chain, ListQuery, MemberRequest, MemberRequestPage, TRANSFER,
-};
+use super::member_requests::{self as shared, Chain, MemberRequest, MemberRequestPage, TRANSFER};
 use crate::db;
 use crate::extract::parse_body;
 use crate::openapi::{BadRequest, PayloadTooLarge, Problem, Unauthorized, UnsupportedMediaType};
+use crate::page::StateListQuery;
 use crate::problem::{ApiError, FieldProblem};
 use crate::{ApiState, Caller};
 
@@ -242,7 +241,7 @@ pub(crate) async fn submit(
     operation_id = "list_admin_transfers",
     summary = "An enterprise's admin transfers: all of them for its admins and legal \
         representative, one's own for any other member",
-    params(("id" = Uuid, Path, description = "The enterprise's id"), ListQuery),
+    params(("id" = Uuid, Path, description = "The enterprise's id"), StateListQuery),
     responses(
         (status = 200, description = "Newest first, a page at a time", body = MemberRequestPage),
         (status = 400, response = BadRequest),
@@ -259,7 +258,7 @@ pub(crate) async fn list(
     state: web::Data<ApiState>,
     caller: Caller,
     path: web::Path<Uuid>,
-    query: web::Query<ListQuery>,
+    query: web::Query<StateListQuery>,
 ) -> Result<web::Json<MemberRequestPage>, ApiError> {
     shared::list(
         &state,

@@ -17,7 +17,7 @@ use certdesk_runtime::{Command, RuntimeError};
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::enterprises::enterprise_not_found;
@@ -25,7 +25,7 @@ use crate::db::{self, JOIN_REQUEST};
 use crate::extract::parse_body;
 use crate::mask::{mask_form, mask_phone};
 use crate::openapi::{BadRequest, PayloadTooLarge, Problem, Unauthorized, UnsupportedMediaType};
-use crate::page::{self, PageQuery, page_type};
+use crate::page::{self, PageQuery, StateListQuery, page_type};
 use crate::problem::{ApiError, FieldProblem};
 use crate::{ApiState, Caller};
 
@@ -517,21 +517,6 @@ pub(crate) async fn detail(
     }))
 }
 
-/// Which requests to list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct ListQuery {
-    /// Only requests in this state (a state of the `join_request` workflow).
-    #[param(example = "admin_review")]
-    state: Option<String>,
-    /// How many, 1–100 (default 20).
-    #[param(example = 20, minimum = 1, maximum = 100)]
-    limit: Option<i64>,
-    /// `next_cursor` of the previous page; absent for the first page.
-    cursor: Option<String>,
-}
-
 /// A join request in an enterprise's review list.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ListItem {
@@ -573,7 +558,7 @@ const OWN_LIST: &str = "own_join_requests";
     tag = "enterprises",
     operation_id = "list_enterprise_join_requests",
     summary = "An enterprise's join requests, for its admins and legal representative",
-    params(("id" = Uuid, Path, description = "The enterprise's id"), ListQuery),
+    params(("id" = Uuid, Path, description = "The enterprise's id"), StateListQuery),
     responses(
         (status = 200, description = "Newest first", body = JoinRequestPage),
         (status = 400, response = BadRequest),
@@ -590,36 +575,15 @@ pub(crate) async fn list_for_enterprise(
     state: web::Data<ApiState>,
     caller: Caller,
     path: web::Path<Uuid>,
-    query: web::Query<ListQuery>,
+    query: web::Query<StateListQuery>,
 ) -> Result<web::Json<JoinRequestPage>, ApiError> {
     let def = definition(&state)?;
     let enterprise = path.into_inner();
-    let ListQuery {
-        state: wanted,
-        limit,
-        cursor,
-    } = query.into_inner();
     let mut conn = db::conn(&state.runtime).await?;
     if !db::is_reviewer(&mut conn, enterprise, caller.user_id).await? {
         return Err(enterprise_not_found());
     }
-    let mut errors = Vec::new();
-    let wanted = wanted.filter(|s| !s.trim().is_empty());
-    if let Some(s) = &wanted
-        && def.state_id(s).is_none()
-    {
-        let names: Vec<&str> = def.states.iter().map(|s| s.name.as_str()).collect();
-        errors.push(FieldProblem::new(
-            "state",
-            "unknown_state",
-            "状态无效",
-            format!("state must be one of: {}", names.join(", ")),
-        ));
-    }
-    let page = PageQuery { limit, cursor }.check(REVIEW_LIST, &mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
+    let (wanted, page) = query.into_inner().check(def, REVIEW_LIST)?;
     let rows =
         db::enterprise_join_requests(&mut conn, enterprise, wanted.as_deref(), &page).await?;
     let (rows, next_cursor) = page::cut(REVIEW_LIST, rows, page.limit, |row| {

@@ -17,12 +17,11 @@ use uuid::Uuid;
 
 use super::enterprises::enterprise_not_found;
 use super::join_requests::{Decided, Submitted};
-use super::member_requests::{
-    self as shared, Chain, LEAVE, ListQuery, MemberRequest, MemberRequestPage,
-};
+use super::member_requests::{self as shared, Chain, LEAVE, MemberRequest, MemberRequestPage};
 use crate::db;
 use crate::extract::parse_body;
 use crate::openapi::{BadRequest, PayloadTooLarge, Problem, Unauthorized, UnsupportedMediaType};
+use crate::page::StateListQuery;
 use crate::problem::{ApiError, FieldProblem};
 use crate::{ApiState, Caller};
 
@@ -173,7 +172,7 @@ pub(crate) async fn submit(
     operation_id = "list_leave_requests",
     summary = "An enterprise's leave requests: all of them for its admins and legal \
         representative, one's own for any other member",
-    params(("id" = Uuid, Path, description = "The enterprise's id"), ListQuery),
+    params(("id" = Uuid, Path, description = "The enterprise's id"), StateListQuery),
     responses(
         (status = 200, description = "Newest first, a page at a time", body = MemberRequestPage),
         (status = 400, response = BadRequest),
@@ -190,7 +189,7 @@ pub(crate) async fn list(
     state: web::Data<ApiState>,
     caller: Caller,
     path: web::Path<Uuid>,
-    query: web::Query<ListQuery>,
+    query: web::Query<StateListQuery>,
 ) -> Result<web::Json<MemberRequestPage>, ApiError> {
     shared::list(
         &state,

@@ -20,9 +20,9 @@ use diesel::{
     OptionalExtension, QueryDsl, SelectableHelper,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::enterprises::enterprise_not_found;
@@ -32,7 +32,7 @@ use super::join_requests::{
 use crate::db::{self, JoinRequest as InstanceRow};
 use crate::extract::parse_body;
 use crate::mask::{mask_form, mask_phone};
-use crate::page::{self, PageQuery};
+use crate::page::{self, StateListQuery};
 use crate::problem::{ApiError, FieldProblem};
 use crate::{ApiState, Caller};
 
@@ -116,21 +116,6 @@ pub(crate) struct MemberRequestPage {
     items: Vec<MemberRequest>,
     /// Pass as `cursor` for the next page; `null` on the last page.
     next_cursor: Option<String>,
-}
-
-/// Which requests to list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct ListQuery {
-    /// Only requests in this state (a state of the chain's workflow).
-    #[param(example = "admin_review")]
-    state: Option<String>,
-    /// The `next_cursor` of the previous page.
-    cursor: Option<String>,
-    /// How many, 1–100 (default 20).
-    #[param(example = 20)]
-    limit: Option<i64>,
 }
 
 /// How the caller stands to a request.
@@ -328,14 +313,9 @@ pub(crate) async fn list(
     chain: &Chain,
     caller: Caller,
     enterprise: Uuid,
-    query: ListQuery,
+    query: StateListQuery,
 ) -> Result<MemberRequestPage, ApiError> {
     let def = chain.definition(state)?;
-    let ListQuery {
-        state: wanted,
-        cursor,
-        limit,
-    } = query;
     let mut conn = db::conn(&state.runtime).await?;
     let mine = roles(&mut conn, enterprise, caller.user_id).await?;
     if mine.is_empty() {
@@ -344,24 +324,7 @@ pub(crate) async fn list(
     let reviewer = mine
         .iter()
         .any(|r| db::REVIEWER_ROLES.contains(&r.as_str()));
-    let mut errors = Vec::new();
-    let wanted = wanted.filter(|s| !s.trim().is_empty());
-    if let Some(s) = &wanted
-        && def.state_id(s).is_none()
-    {
-        let names: Vec<&str> = def.states.iter().map(|s| s.name.as_str()).collect();
-        errors.push(FieldProblem::new(
-            "state",
-            "unknown_state",
-            "状态无效",
-            format!("state must be one of: {}", names.join(", ")),
-        ));
-    }
-    let page =
-        PageQuery { limit, cursor }.check::<(DateTime<Utc>, Uuid)>(chain.definition, &mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
+    let (wanted, page) = query.check::<(DateTime<Utc>, Uuid)>(def, chain.definition)?;
 
     let mut query = instances::table
         .left_join(
