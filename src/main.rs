@@ -538,14 +538,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Structured logs on stderr; `RUST_LOG` filters (default `info`).
+/// Structured logs on stderr; `RUST_LOG` filters (default `info`), except that libraries
+/// that would write phone or identity numbers stay quiet (`certdesk_api::logging`).
 fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    use std::io::IsTerminal as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let spec = std::env::var("RUST_LOG").ok();
+    let ansi = std::io::stderr().is_terminal();
+    let _ = certdesk_api::logging::subscriber(spec.as_deref(), std::io::stderr, ansi).try_init();
 }
 
 fn tokio_runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -49,7 +49,10 @@ pub(crate) fn query_error(err: &QueryPayloadError) -> ApiError {
         "malformed_query",
         "Malformed query string",
         "查询参数格式有误",
-        format!("the query string is not valid: {inner}"),
+        format!(
+            "the query string is not valid: {}",
+            without_values(&inner.to_string())
+        ),
     )
 }
 
@@ -68,9 +71,10 @@ fn json_error(err: JsonPayloadError) -> ApiError {
         JsonPayloadError::Payload(actix_web::error::PayloadError::Overflow) => too_large(),
         JsonPayloadError::Deserialize(e) => malformed(
             format!(
-                "the body is not valid JSON (line {}, column {}): {e}",
+                "the body is not valid JSON (line {}, column {}): {}",
                 e.line(),
-                e.column()
+                e.column(),
+                without_values(&e.to_string())
             ),
             Vec::new(),
         ),
@@ -106,6 +110,30 @@ fn malformed(message_en: String, errors: Vec<FieldProblem>) -> ApiError {
     .with_errors(errors)
 }
 
+/// serde's message without the value the client sent: ``invalid type: integer `13700009876`,
+/// expected a string`` becomes `invalid type: integer, expected a string`. The value may be
+/// a phone or an identity number, and no answer or log line holds one in full. The kind of
+/// value and what was expected are enough to fix the request.
+fn without_values(text: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: ", "unknown variant "] {
+        let Some(rest) = text.strip_prefix(prefix) else {
+            continue;
+        };
+        // What was expected comes from our types and serde, never from the client.
+        let (got, expected) = rest
+            .rfind(", expected")
+            .map_or((rest, ""), |at| rest.split_at(at));
+        let kind = got.split(['`', '"']).next().unwrap_or_default().trim();
+        let head = prefix.trim_end();
+        return if kind.is_empty() {
+            format!("{head}{expected}")
+        } else {
+            format!("{head} {kind}{expected}")
+        };
+    }
+    text.to_owned()
+}
+
 /// Turns a JSON value into the handler's type; a wrong type or an unknown field is a 400
 /// naming its path.
 pub(crate) fn parse_body<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
@@ -113,7 +141,7 @@ pub(crate) fn parse_body<T: DeserializeOwned>(value: Value) -> Result<T, ApiErro
         let path = e.path().to_string();
         let inner = e.into_inner();
         let path = if path == "." { String::new() } else { path };
-        let text = inner.to_string();
+        let text = without_values(&inner.to_string());
         let code = if text.starts_with("unknown field") {
             "unknown_field"
         } else if text.starts_with("missing field") {
@@ -171,6 +199,31 @@ mod tests {
         let err = parse_body::<Body>(json!({ "items": [{ "amount": 1 }, { "amount": "x" }] }))
             .unwrap_err();
         assert_eq!(err.errors()[0].field, "items[1].amount");
+    }
+
+    #[test]
+    fn the_value_sent_is_not_repeated() {
+        let err = parse_body::<Body>(json!({ "flag": 13_700_009_876_u64 })).unwrap_err();
+        assert_eq!(
+            err.errors()[0].message,
+            "invalid type: integer, expected a boolean"
+        );
+        assert_eq!(
+            without_values(r#"invalid value: string "350102198511201233", expected a date"#),
+            "invalid value: string, expected a date"
+        );
+        assert_eq!(
+            without_values("unknown variant `13700009876`, expected `a` or `b` at line 1 column 9"),
+            "unknown variant, expected `a` or `b` at line 1 column 9"
+        );
+        assert_eq!(
+            without_values("invalid type: map, expected a string"),
+            "invalid type: map, expected a string"
+        );
+        assert_eq!(
+            without_values("missing field `phone`"),
+            "missing field `phone`"
+        );
     }
 
     #[test]

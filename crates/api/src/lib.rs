@@ -33,6 +33,7 @@ pub mod files;
 mod health;
 pub mod idempotency;
 pub mod identity;
+pub mod logging;
 mod mask;
 pub mod openapi;
 mod page;

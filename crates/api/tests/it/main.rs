@@ -17,5 +17,6 @@ mod login;
 mod memberships;
 mod openapi;
 mod pagination;
+mod privacy;
 mod problems;
 mod real_name;
