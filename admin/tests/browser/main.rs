@@ -1,6 +1,8 @@
 //! The console in a real headless Chromium (Debian `chromium` + `chromium-driver`), driven over
 //! WebDriver with fantoccini, against the real app (JSON API + console) served on loopback with
-//! a real database. One scenario in phases, so the binary runs alone:
+//! a real database. Two tests, each with its own app, database and browser.
+//!
+//! The first is one scenario in phases:
 //!
 //! an applicant logs in by SMS and submits a passport for real-name review through the JSON
 //! API; reviewer 王 signs in with password and TOTP, filters the inbox, claims the review, opens
@@ -10,6 +12,13 @@
 //! refused; a `finance` user cannot open the `cs_reviewer` task. Screenshots of the inbox and
 //! the task page (1280 px and tablet 820 px wide) go to `target/screenshots/`, and with
 //! `CERTDESK_BLESS=1` to `docs/screenshots/` too.
+//!
+//! The second signs in a system administrator who also reviews, and opens every page of the
+//! console: sign-in, inbox, task, supervisor dashboard, instance search and page, staff,
+//! definitions and one definition, dead jobs, audit, password and not-found. Each page passes
+//! the same checks ([`assert_accessible`]): language, one `h1` and no skipped heading level,
+//! labels, names of images, charts, links and buttons, contrast, a focus ring on every Tab
+//! stop, and no sideways scroll at 820 px.
 
 #![allow(
     clippy::unwrap_used,
@@ -38,15 +47,15 @@ mod db {
         pub secret: Vec<u8>,
     }
 
-    /// A staff member with one role who has already replaced the one-time password.
-    pub async fn add_staff(runtime: &Runtime, name: &str, email: &str, role: &str) -> Person {
+    /// A staff member with these roles who has already replaced the one-time password.
+    pub async fn add_staff(runtime: &Runtime, name: &str, email: &str, roles: &[&str]) -> Person {
         let mut conn = runtime.pool().get().await.unwrap();
         let new = staff::add(
             &mut conn,
             name,
             None,
             Some(email),
-            &[role.to_owned()],
+            &roles.iter().map(|r| (*r).to_owned()).collect::<Vec<_>>(),
             SystemClock.now(),
         )
         .await
@@ -307,6 +316,95 @@ async fn click_and_load(client: &Client, css: &str) {
     }
 }
 
+/// The checks every console page passes: its language set, one `h1` and no skipped heading
+/// level, every control labelled, every image and chart named, every link and button with a
+/// name, text contrast, a visible ring on each Tab stop, and no sideways scroll at 820 px.
+async fn assert_accessible(client: &Client, page: &str) {
+    let problems = client
+        .execute(
+            r#"
+            const out = [];
+            const lang = document.documentElement.lang;
+            if (lang !== 'zh-CN') out.push('lang is ' + lang);
+            const levels = [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')]
+              .map(h => Number(h.tagName[1]));
+            const ones = levels.filter(l => l === 1).length;
+            if (ones !== 1) out.push(ones + ' h1 elements');
+            levels.reduce((prev, l) => {
+              if (l > prev + 1) out.push('heading skips from h' + prev + ' to h' + l);
+              return l;
+            }, 0);
+            for (const e of document.querySelectorAll('select, textarea, input:not([type=hidden])'))
+              if (!(e.labels && e.labels.length) && !e.closest('label') && !e.getAttribute('aria-label'))
+                out.push('unlabelled ' + e.outerHTML);
+            for (const e of document.querySelectorAll('img'))
+              if (!e.hasAttribute('alt')) out.push('image without alt ' + e.outerHTML);
+            for (const e of document.querySelectorAll('svg'))
+              if (!e.closest('[aria-hidden=true]') && !e.getAttribute('aria-label')
+                  && !e.getAttribute('aria-labelledby') && !e.querySelector(':scope > title'))
+                out.push('unnamed svg ' + e.outerHTML.slice(0, 160));
+            for (const e of document.querySelectorAll('a[href], button'))
+              if (!(e.textContent.trim() || e.getAttribute('aria-label') || e.getAttribute('title')
+                    || [...e.querySelectorAll('img[alt]')].some(i => i.alt.trim())))
+                out.push('nameless ' + e.outerHTML);
+            return out;
+            "#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(problems, json!([]), "the {page}");
+    assert_contrast(client, page).await;
+    assert_tab_rings(client, page).await;
+    client.set_window_size(820, 1180).await.unwrap();
+    assert_no_sideways_scroll(client, page).await;
+    client.set_window_size(1280, 900).await.unwrap();
+}
+
+/// Real Tab presses from the top of the page: every stop (up to 40) shows a focus ring of at
+/// least 2 px.
+async fn assert_tab_rings(client: &Client, page: &str) {
+    client
+        .execute(
+            "document.activeElement.blur(); window.scrollTo(0, 0);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let tab = Key::Tab.to_string();
+    let mut stops = 0;
+    for _ in 0..40 {
+        client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(&tab)
+            .await
+            .unwrap();
+        let focused = client
+            .execute(
+                "const e = document.activeElement;
+                 if (!e || e === document.body) return null;
+                 const s = getComputedStyle(e);
+                 return [e.outerHTML.slice(0, 160),
+                         s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if focused.is_null() {
+            break;
+        }
+        stops += 1;
+        assert_eq!(
+            focused[1], true,
+            "the {page}: no visible focus ring on {}",
+            focused[0]
+        );
+    }
+    assert!(stops > 0, "the {page}: Tab reaches nothing");
+}
+
 async fn text_of(client: &Client, css: &str) -> String {
     client
         .find(Locator::Css(css))
@@ -419,13 +517,18 @@ impl Applicant {
     }
 }
 
-#[actix_web::test]
-async fn a_reviewer_rejects_a_real_name_review_in_chromium() {
-    // Fail, never pass silently, when the browser is missing.
-    let driver = start_driver().await;
+/// The app: API + console on a free loopback port, a fresh database, the system clock (TOTP
+/// codes are computed from it), uploaded files in a temporary folder.
+struct Served {
+    runtime: certdesk_runtime::Runtime,
+    sms: SandboxSms,
+    base: String,
+    handle: actix_web::dev::ServerHandle,
+    _db: TestDb,
+    _folder: tempfile::TempDir,
+}
 
-    // The app: API + console on a free loopback port, a fresh database, the system clock
-    // (TOTP codes are computed from it), uploaded files in a temporary folder.
+async fn serve() -> Served {
     let db = TestDb::new().await;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let runtime = certdesk_testkit::runtime::runtime(db.url(), clock.clone(), 8).await;
@@ -468,6 +571,30 @@ async fn a_reviewer_rejects_a_real_name_review_in_chromium() {
     .run();
     let handle = server.handle();
     actix_web::rt::spawn(server);
+    Served {
+        runtime,
+        sms,
+        base,
+        handle,
+        _db: db,
+        _folder: folder,
+    }
+}
+
+#[actix_web::test]
+async fn a_reviewer_rejects_a_real_name_review_in_chromium() {
+    // Fail, never pass silently, when the browser is missing.
+    let driver = start_driver().await;
+
+    // Bound by name, not `..`: the database and folder must live until the end.
+    let Served {
+        runtime,
+        sms,
+        base,
+        handle,
+        _db,
+        _folder,
+    } = serve().await;
 
     // ---- the applicant submits a passport through the JSON API ----------------------------
     let applicant = Applicant::log_in(&base, &sms).await;
@@ -493,9 +620,9 @@ async fn a_reviewer_rejects_a_real_name_review_in_chromium() {
     let task = db::open_task(&runtime, instance).await;
     let task_url = format!("{base}/admin/tasks/{task}");
 
-    let wang = db::add_staff(&runtime, "王审核", "wang@example.cn", "cs_reviewer").await;
-    let li = db::add_staff(&runtime, "李审核", "li@example.cn", "cs_reviewer").await;
-    let zhao = db::add_staff(&runtime, "赵财务", "zhao@example.cn", "finance").await;
+    let wang = db::add_staff(&runtime, "王审核", "wang@example.cn", &["cs_reviewer"]).await;
+    let li = db::add_staff(&runtime, "李审核", "li@example.cn", &["cs_reviewer"]).await;
+    let zhao = db::add_staff(&runtime, "赵财务", "zhao@example.cn", &["finance"]).await;
 
     // ---- 李 opens the task while it is free: his form will go stale -----------------------
     let b = browser(&driver).await;
@@ -762,4 +889,91 @@ async fn a_reviewer_rejects_a_real_name_review_in_chromium() {
     a.close().await.unwrap();
     handle.stop(true).await;
     println!("screenshots in {}", screenshot_dir().display());
+}
+
+#[actix_web::test]
+async fn every_console_page_is_labelled_readable_and_fits_a_tablet() {
+    let driver = start_driver().await;
+    let Served {
+        runtime,
+        sms,
+        base,
+        handle,
+        _db,
+        _folder,
+    } = serve().await;
+
+    // Something on every page: a real-name review with its documents, waiting for CS.
+    let applicant = Applicant::log_in(&base, &sms).await;
+    let front = applicant.upload("passport", png::passport(640, 440)).await;
+    let portrait = applicant
+        .upload("face_photo", png::portrait(330, 440))
+        .await;
+    let r = applicant
+        .http
+        .post(format!("{base}/api/v1/me/real-name"))
+        .bearer_auth(&applicant.token)
+        .json(&json!({
+            "id_type": "passport", "name": "JOHN SMITH", "id_number": "E12345678",
+            "valid_until": "2030-06-06", "document_front": front, "portrait": portrait,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let submitted: Value = r.json().await.unwrap();
+    let instance: Uuid = submitted["review"]["id"].as_str().unwrap().parse().unwrap();
+    let task = db::open_task(&runtime, instance).await;
+    // A system administrator who also reviews: every page of the console is theirs.
+    let zhou = db::add_staff(
+        &runtime,
+        "周主管",
+        "zhou@example.cn",
+        &["sys_admin", "cs_reviewer"],
+    )
+    .await;
+
+    let c = browser(&driver).await;
+    c.goto(&format!("{base}/admin/login")).await.unwrap();
+    assert_accessible(&c, "sign-in page").await;
+    sign_in(&c, &base, &zhou.login, &zhou.password, &zhou.secret).await;
+    let pages = [
+        ("inbox", "/admin/tasks".to_owned()),
+        ("task page", format!("/admin/tasks/{task}")),
+        ("supervisor dashboard", "/admin/supervise".to_owned()),
+        (
+            "instance search",
+            format!("/admin/instances?applicant={APPLICANT_PHONE}"),
+        ),
+        ("instance page", format!("/admin/instances/{instance}")),
+        ("staff list", "/admin/staff".to_owned()),
+        ("definitions list", "/admin/definitions".to_owned()),
+        (
+            "definition page",
+            "/admin/definitions/real_name_review/2".to_owned(),
+        ),
+        ("dead jobs page", "/admin/jobs".to_owned()),
+        ("audit page", "/admin/audit".to_owned()),
+        ("password page", "/admin/password".to_owned()),
+        ("not-found page", "/admin/no-such-page".to_owned()),
+    ];
+    for (page, path) in pages {
+        c.goto(&format!("{base}{path}")).await.unwrap();
+        c.wait().for_element(Locator::Css("h1")).await.unwrap();
+        assert_accessible(&c, page).await;
+    }
+    // The search found the review; the instance page shows its documents.
+    c.goto(&format!(
+        "{base}/admin/instances?applicant={APPLICANT_PHONE}"
+    ))
+    .await
+    .unwrap();
+    assert!(
+        c.source()
+            .await
+            .unwrap()
+            .contains(&format!("/admin/instances/{instance}"))
+    );
+    c.close().await.unwrap();
+    handle.stop(true).await;
 }
