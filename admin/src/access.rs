@@ -8,6 +8,7 @@
 //! | an instance's page | `supervisor`, `sys_admin`, and staff whose groups one of its tasks names |
 //! | staff list | `supervisor` (read-only), `sys_admin` |
 //! | changing roles, disabling, resetting TOTP | `sys_admin` |
+//! | a personal number in full (recorded; [`crate::reveal`]) | `cs_reviewer`, `supervisor`, `sys_admin`, on a page they may open |
 //!
 //! A page a role may not open answers 403 (a known page, not hidden); an instance outside
 //! the person's tasks answers 404, as a task of another group does.

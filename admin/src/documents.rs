@@ -69,12 +69,23 @@ pub fn file_fields(def: &Definition) -> Vec<&str> {
         .collect()
 }
 
-/// An instance's form data for a page: the facts table (rows `{key, value}`, titled from
-/// `def`'s form, file fields left out) and the documents those file fields name ([`views`]),
-/// `requester`'s own uploads only.
+/// What a page shows of personal numbers: the fields the viewer revealed lately, and whether
+/// they may reveal others ([`crate::reveal`]).
+#[derive(Debug, Clone, Default)]
+pub struct Numbers {
+    /// Fields shown in full.
+    pub revealed: Vec<String>,
+    /// Whether masked fields get a reveal button.
+    pub may_reveal: bool,
+}
+
+/// An instance's form data for a page: the facts table (rows `{key, value, field, reveal}`,
+/// titled from `def`'s form, file fields left out, personal numbers masked unless in
+/// `numbers.revealed`) and the documents those file fields name ([`views`]), `requester`'s own
+/// uploads only.
 ///
 /// Rows carry the title as `key`: the layout's `title` parameter would shadow a row's
-/// `title` in the template.
+/// `title` in the template. `reveal` is set on a masked row the viewer may reveal.
 ///
 /// # Errors
 ///
@@ -84,18 +95,63 @@ pub async fn facts_and_documents(
     def: Option<&Definition>,
     requester: Uuid,
     data: &Value,
+    numbers: &Numbers,
 ) -> Result<(Vec<Value>, Vec<Value>), diesel::result::Error> {
     let skip = def.map(file_fields).unwrap_or_default();
-    let facts = crate::view::form_rows(def, data)
+    let shown = shown_data(def, data, &numbers.revealed);
+    let facts = crate::view::form_rows(def, &shown)
         .into_iter()
         .filter(|r| !skip.contains(&r.key.as_str()))
-        .map(|r| json!({"key": r.title, "value": r.value}))
+        .map(|r| {
+            let masked = def
+                .and_then(|d| d.form.field(&r.key))
+                .is_some_and(certdesk_api::mask::is_personal)
+                && data.get(&r.key).is_some_and(|v| !v.is_null())
+                && !numbers.revealed.contains(&r.key);
+            json!({
+                "key": r.title,
+                "value": r.value,
+                "field": r.key,
+                "reveal": masked && numbers.may_reveal,
+            })
+        })
         .collect();
     let documents = match def {
         Some(d) => views(conn, requester, &files(d, data)).await?,
         None => Vec::new(),
     };
     Ok((facts, documents))
+}
+
+/// `data` as a page shows it: personal numbers masked as the API masks them, except the
+/// `revealed` fields. Without its definition nothing says which fields are personal, so every
+/// long run of digits is masked.
+fn shown_data(def: Option<&Definition>, data: &Value, revealed: &[String]) -> Value {
+    let Some(def) = def else {
+        return match data {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| {
+                        let v = match v {
+                            Value::String(s) => Value::String(crate::view::mask_numbers(s)),
+                            other => other.clone(),
+                        };
+                        (k.clone(), v)
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        };
+    };
+    let mut shown = certdesk_api::mask::mask_form(&def.form, data);
+    if let (Some(out), Some(original)) = (shown.as_object_mut(), data.as_object()) {
+        for field in revealed {
+            if let Some(v) = original.get(field) {
+                out.insert(field.clone(), v.clone());
+            }
+        }
+    }
+    shown
 }
 
 /// The documents of a task or instance page, ready for the template: images inline, PDFs

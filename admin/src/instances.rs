@@ -37,7 +37,11 @@ pub const PAGE: i64 = 50;
 /// Registers the instance pages.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/instances", web::get().to(search))
-        .route("/instances/{id}", web::get().to(show));
+        .route("/instances/{id}", web::get().to(show))
+        .route(
+            "/instances/{id}/reveal",
+            web::post().to(crate::reveal::reveal),
+        );
 }
 
 /// The search form's fields; every one optional.
@@ -403,7 +407,7 @@ async fn search(
 }
 
 /// Whether one of `instance`'s tasks names a group of `roles`.
-async fn in_my_tasks(
+pub(crate) async fn in_my_tasks(
     conn: &mut AsyncPgConnection,
     roles: &[String],
     instance: Uuid,
@@ -529,8 +533,23 @@ async fn show(
             })
         })
         .collect();
-    let (form, documents) =
-        crate::documents::facts_and_documents(&mut conn, def.as_deref(), requester, &data).await?;
+    let numbers = crate::documents::Numbers {
+        revealed: crate::reveal::revealed(&mut conn, staff.user_id, id, now).await?,
+        may_reveal: crate::reveal::may_reveal(&staff),
+    };
+    let (form, documents) = crate::documents::facts_and_documents(
+        &mut conn,
+        def.as_deref(),
+        requester,
+        &data,
+        &numbers,
+    )
+    .await?;
+    let reveals = if access::supervises(&staff) {
+        crate::reveal::log(&mut conn, def.as_deref(), id).await?
+    } else {
+        Vec::new()
+    };
     let timeline = view::timeline(&mut conn, def.as_deref(), id, &state.settings.reasons).await?;
     let (diagram, caption) = match def.as_deref() {
         Some(d) => (
@@ -559,6 +578,9 @@ async fn show(
         "updated": view::beijing(updated_at),
         "form": form,
         "documents": documents,
+        "reveal_action": format!("/admin/instances/{id}/reveal"),
+        "here": format!("/admin/instances/{id}"),
+        "reveals": reveals,
         "open_tasks": open_tasks,
         "timeline": timeline,
         "diagram": diagram,

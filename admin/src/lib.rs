@@ -24,6 +24,7 @@ pub mod instances;
 pub mod ops;
 pub mod pages;
 pub mod people;
+pub mod reveal;
 pub mod session;
 pub mod staff;
 pub mod supervise;

@@ -113,6 +113,7 @@ pub fn templates() -> Result<Handlebars<'static>, handlebars::TemplateError> {
         include_str!("../templates/partials/timeline.hbs"),
     )?;
     h.register_partial("diagram", include_str!("../templates/partials/diagram.hbs"))?;
+    h.register_partial("facts", include_str!("../templates/partials/facts.hbs"))?;
     h.register_partial(
         "documents",
         include_str!("../templates/partials/documents.hbs"),
@@ -700,8 +701,18 @@ pub(crate) async fn render_task(
         .definition_version(&view.definition, view.version)
         .await
         .map_err(|e| PageError::internal(e.to_string()))?;
-    let (form, documents) =
-        crate::documents::facts_and_documents(conn, Some(&def), view.requester, &view.data).await?;
+    let numbers = crate::documents::Numbers {
+        revealed: crate::reveal::revealed(conn, staff.user_id, view.instance_id, now).await?,
+        may_reveal: crate::reveal::may_reveal(staff),
+    };
+    let (form, documents) = crate::documents::facts_and_documents(
+        conn,
+        Some(&def),
+        view.requester,
+        &view.data,
+        &numbers,
+    )
+    .await?;
     let timeline =
         crate::view::timeline(conn, Some(&def), view.instance_id, &state.settings.reasons).await?;
     let data = json!({
@@ -726,6 +737,8 @@ pub(crate) async fn render_task(
         "free": view.claimed_by.is_none(),
         "form": form,
         "documents": documents,
+        "reveal_action": format!("/admin/instances/{}/reveal", view.instance_id),
+        "here": format!("/admin/tasks/{}", view.id),
         "timeline": timeline,
         "diagram": crate::view::diagram(&def, Some(&view.instance_state)),
         "diagram_caption": crate::view::diagram_caption(&def, Some(&view.instance_state)),

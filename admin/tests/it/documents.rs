@@ -31,11 +31,14 @@ async fn the_task_page_shows_images_inline_and_pdfs_embedded_with_titles() {
     )));
     assert!(html.contains(&format!("href=\"/admin/files/{back}?download=1\"")));
     assert!(html.contains("alt=\"本人头照\""));
-    // The other fields are rows titled from the definition; file ids are not rows.
+    // The other fields are rows titled from the definition; file ids are not rows. The
+    // document number is masked, with a button to reveal it (recorded, see reveal.rs).
     assert!(
-        html.contains("<th scope=\"row\">证件号码</th><td>E12345678</td>"),
+        html.contains("<th scope=\"row\">证件号码</th><td class=\"wrap\">*****5678\n"),
         "{html}"
     );
+    assert!(!html.contains("E12345678"), "{html}");
+    assert!(html.contains("<th scope=\"row\">姓名</th><td class=\"wrap\">JOHN SMITH</td>"));
     assert!(!html.contains(&format!("<td>{front}</td>")));
     // The diagram with the current state lit, and the timeline.
     assert!(
@@ -75,11 +78,13 @@ async fn the_instance_page_shows_the_same_documents_to_supervisors_and_the_tasks
         assert!(html.contains(&format!(
             "<object data=\"/admin/files/{back}\" type=\"application/pdf\" aria-label=\"证件信息面（PDF）\">"
         )));
-        // Facts titled from the definition (not the page's title); file ids are not rows.
+        // Facts titled from the definition (not the page's title), the number masked; file
+        // ids are not rows.
         assert!(
-            html.contains("<th scope=\"row\">证件号码</th><td class=\"wrap\">E12345678</td>"),
+            html.contains("<th scope=\"row\">证件号码</th><td class=\"wrap\">*****5678\n"),
             "{html}"
         );
+        assert!(!html.contains("E12345678"), "{html}");
         assert!(!html.contains(&format!(">{front}</td>")), "{html}");
         // And every document shown there is served to the same person.
         for id in [front, back] {

@@ -12,6 +12,7 @@ mod support;
 mod decide;
 mod documents;
 mod inbox;
+mod reveal;
 mod signin;
 mod supervise;
 mod view;

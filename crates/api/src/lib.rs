@@ -34,7 +34,7 @@ mod health;
 pub mod idempotency;
 pub mod identity;
 pub mod logging;
-mod mask;
+pub mod mask;
 pub mod openapi;
 mod page;
 mod problem;

@@ -5,7 +5,7 @@
 //! identity document or a bank account is masked wherever it appears.
 
 use certdesk_domain::ident::{CnIdNumber, Phone};
-use certdesk_engine::form::{Form, Validator};
+use certdesk_engine::form::{Field, Form, Validator};
 use serde_json::{Map, Value};
 
 #[derive(Clone, Copy)]
@@ -27,8 +27,16 @@ fn kind(validators: &[Validator]) -> Option<Kind> {
     })
 }
 
+/// Whether `field` holds a personal number (a phone, an identity document, a passport or
+/// permit, a bank account): masked wherever the form data is shown.
+#[must_use]
+pub fn is_personal(field: &Field) -> bool {
+    kind(&field.validators).is_some()
+}
+
 /// A copy of `data` with every personal number masked.
-pub(crate) fn mask_form(form: &Form, data: &Value) -> Value {
+#[must_use]
+pub fn mask_form(form: &Form, data: &Value) -> Value {
     let Some(obj) = data.as_object() else {
         return data.clone();
     };
@@ -118,7 +126,7 @@ fn mask_generic(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use certdesk_engine::form::{Field, FieldType};
+    use certdesk_engine::form::FieldType;
     use serde_json::json;
 
     fn field(name: &str, validators: Vec<Validator>) -> Field {

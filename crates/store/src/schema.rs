@@ -319,6 +319,7 @@ diesel::table! {
         subject -> Nullable<Uuid>,
         task_id -> Nullable<Uuid>,
         details -> Jsonb,
+        instance_id -> Nullable<Uuid>,
     }
 }
 
