@@ -6,9 +6,9 @@
 //!
 //! an applicant logs in by SMS and submits a passport for real-name review through the JSON
 //! API; reviewer 王 signs in with password and TOTP, filters the inbox, claims the review, opens
-//! it, sees the document photo and the diagram with the current state lit, and rejects it with
-//! a reason; the applicant's API shows the rejection. Reviewer 李 had the form open: posting it
-//! shows who decided what. A POST without the CSRF token and one from another origin are
+//! it, sees the document photo and the diagram with the current state lit, reveals the masked
+//! passport number, and rejects it with a reason; the applicant's API shows the rejection.
+//! Reviewer 李 had the form open: posting it shows who decided what. A POST without the CSRF token and one from another origin are
 //! refused; a `finance` user cannot open the `cs_reviewer` task. Screenshots of the inbox and
 //! the task page (1280 px and tablet 820 px wide) go to `target/screenshots/`, and with
 //! `CERTDESK_BLESS=1` to `docs/screenshots/` too.
@@ -822,6 +822,20 @@ async fn a_reviewer_rejects_a_real_name_review_in_chromium() {
     assert_no_sideways_scroll(&a, "task page").await;
     screenshot(&a, "task-820").await;
     a.set_window_size(1280, 900).await.unwrap();
+
+    // The passport number is masked; 王 reveals it to compare with the photo (recorded).
+    let facts = text_of(&a, "main table.dense tbody").await;
+    assert!(
+        facts.contains("*****5678") && !facts.contains("E12345678"),
+        "{facts}"
+    );
+    click_and_load(&a, "form.reveal button").await;
+    let facts = text_of(&a, "main table.dense tbody").await;
+    assert!(facts.contains("E12345678"), "{facts}");
+    assert_eq!(
+        a.current_url().await.unwrap().path(),
+        format!("/admin/tasks/{task}")
+    );
 
     // ---- 王 rejects with a reason -----------------------------------------------------------
     a.find(Locator::Id("reason-reject"))
