@@ -1,5 +1,6 @@
-//! Masking personal numbers in form data before it leaves the API (SPEC cross-cutting rules:
-//! `652928*****3321`, `186****8621`; seeing one in full is a separate, logged permission).
+//! Masking personal numbers in form data before it leaves the API or reaches a console page
+//! (SPEC cross-cutting rules: `652928*****3321`, `186****8621`; seeing one in full is a
+//! separate, logged permission).
 //!
 //! Which fields to mask is read from the definition's form: a field validated as a phone, an
 //! identity document or a bank account is masked wherever it appears.
