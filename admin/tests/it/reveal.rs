@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::support::*;
 
-const MASKED: &str = "<th scope=\"row\">证件号码</th><td class=\"wrap\">*****5678\n";
+const MASKED: &str = "<th scope=\"row\">证件号码</th><td class=\"wrap\">E1*****78\n";
 const FULL: &str = "<th scope=\"row\">证件号码</th><td class=\"wrap\">E12345678</td>";
 
 /// (actor, instance, details) of every reveal recorded.

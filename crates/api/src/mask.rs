@@ -5,7 +5,9 @@
 //! Which fields to mask is read from the definition's form: a field validated as a phone, an
 //! identity document or a bank account is masked wherever it appears.
 
-use certdesk_domain::ident::{CnIdNumber, Phone};
+use certdesk_domain::ident::{
+    BankAccount, CnIdNumber, HkMacauPermit, Passport, Phone, TaiwanPermit,
+};
 use certdesk_engine::form::{Field, Form, Validator};
 use serde_json::{Map, Value};
 
@@ -13,17 +15,30 @@ use serde_json::{Map, Value};
 enum Kind {
     Phone,
     IdNumber,
-    Other,
+    Passport,
+    HkMacauPermit,
+    TaiwanPermit,
+    BankAccount,
 }
 
-fn kind(validators: &[Validator]) -> Option<Kind> {
-    validators.iter().find_map(|v| match v {
+/// The kind of personal number `field` holds, if any. An identity document's kind is read from
+/// its type field in the form data `obj` (a resident ID when absent).
+fn kind(field: &Field, obj: Option<&Map<String, Value>>) -> Option<Kind> {
+    field.validators.iter().find_map(|v| match v {
         Validator::Phone => Some(Kind::Phone),
-        Validator::CnIdNumber | Validator::IdDocument { .. } => Some(Kind::IdNumber),
-        Validator::Passport
-        | Validator::HkMacauPermit
-        | Validator::TaiwanPermit
-        | Validator::BankAccount => Some(Kind::Other),
+        Validator::CnIdNumber => Some(Kind::IdNumber),
+        Validator::IdDocument { type_field } => Some(
+            match obj.and_then(|o| o.get(type_field)).and_then(Value::as_str) {
+                Some("passport") => Kind::Passport,
+                Some("hk_macau_permit") => Kind::HkMacauPermit,
+                Some("taiwan_permit") => Kind::TaiwanPermit,
+                _ => Kind::IdNumber,
+            },
+        ),
+        Validator::Passport => Some(Kind::Passport),
+        Validator::HkMacauPermit => Some(Kind::HkMacauPermit),
+        Validator::TaiwanPermit => Some(Kind::TaiwanPermit),
+        Validator::BankAccount => Some(Kind::BankAccount),
         _ => None,
     })
 }
@@ -32,10 +47,11 @@ fn kind(validators: &[Validator]) -> Option<Kind> {
 /// permit, a bank account): masked wherever the form data is shown.
 #[must_use]
 pub fn is_personal(field: &Field) -> bool {
-    kind(&field.validators).is_some()
+    kind(field, None).is_some()
 }
 
-/// A copy of `data` with every personal number masked.
+/// A copy of `data` with every personal number masked, each by its own kind's mask (the ones
+/// the real-name view and the logs use: `110105*****002X`, `E1*****78`, `186****8621`).
 #[must_use]
 pub fn mask_form(form: &Form, data: &Value) -> Value {
     let Some(obj) = data.as_object() else {
@@ -43,7 +59,7 @@ pub fn mask_form(form: &Form, data: &Value) -> Value {
     };
     let mut out = Map::with_capacity(obj.len());
     for (key, value) in obj {
-        let masked = match (form.field(key).and_then(|f| kind(&f.validators)), value) {
+        let masked = match (form.field(key).and_then(|f| kind(f, Some(obj))), value) {
             (Some(k), Value::String(s)) => Value::String(mask_text(k, s)),
             (Some(k), Value::Array(items)) => Value::Array(
                 items
@@ -61,12 +77,17 @@ pub fn mask_form(form: &Form, data: &Value) -> Value {
     Value::Object(out)
 }
 
+/// `text` masked as its kind is; a value that does not parse as one gets the generic mask.
 fn mask_text(kind: Kind, text: &str) -> String {
-    match kind {
-        Kind::Phone => Phone::parse(text).map_or_else(|_| mask_generic(text), |p| p.mask()),
-        Kind::IdNumber => CnIdNumber::parse(text).map_or_else(|_| mask_generic(text), |n| n.mask()),
-        Kind::Other => mask_generic(text),
-    }
+    let masked = match kind {
+        Kind::Phone => Phone::parse(text).map(|p| p.mask()),
+        Kind::IdNumber => CnIdNumber::parse(text).map(|n| n.mask()),
+        Kind::Passport => Passport::parse(text).map(|p| p.mask()),
+        Kind::HkMacauPermit => HkMacauPermit::parse(text).map(|p| p.mask()),
+        Kind::TaiwanPermit => TaiwanPermit::parse(text).map(|p| p.mask()),
+        Kind::BankAccount => BankAccount::parse(text).map(|b| b.mask()),
+    };
+    masked.unwrap_or_else(|_| mask_generic(text))
 }
 
 /// A phone number masked as in the product spec, or a generic mask when it does not parse.
@@ -164,6 +185,7 @@ mod tests {
         let data = json!({
             "phone": "18600008621",
             "id_number": "11010519491231002X",
+            "doc_type": "passport",
             "doc": "E12345678",
             "account": "6222020200112233445",
             "reason": "新入职",
@@ -172,8 +194,20 @@ mod tests {
         let masked = mask_form(&form, &data);
         assert_eq!(masked["phone"], "186****8621");
         assert_eq!(masked["id_number"], "110105*****002X");
-        assert_eq!(masked["doc"], "*****5678");
-        assert_eq!(masked["account"], "***************3445");
+        assert_eq!(
+            masked["doc"], "E1*****78",
+            "masked as a passport, its type says"
+        );
+        assert_eq!(masked["account"], "**** **** 3445");
+        // A document of no known type that is no resident ID: the generic mask.
+        let other = mask_form(&form, &json!({"doc": "E12345678"}));
+        assert_eq!(other["doc"], "*****5678");
+        let permit = mask_form(
+            &form,
+            &json!({"doc_type": "hk_macau_permit", "doc": "H12345678"}),
+        );
+        assert_ne!(permit["doc"], "H12345678");
+        assert!(!permit["doc"].as_str().unwrap().contains("234567"));
         assert_eq!(masked["reason"], "新入职");
         assert_eq!(masked["unknown"], 1);
         assert_eq!(mask_phone("123"), "****");
