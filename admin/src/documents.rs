@@ -99,7 +99,7 @@ pub async fn facts_and_documents(
 ) -> Result<(Vec<Value>, Vec<Value>), diesel::result::Error> {
     let skip = def.map(file_fields).unwrap_or_default();
     let shown = shown_data(def, data, &numbers.revealed);
-    let facts = crate::view::form_rows(def, &shown)
+    let facts = crate::view::form_rows(def, &shown, &numbers.revealed)
         .into_iter()
         .filter(|r| !skip.contains(&r.key.as_str()))
         .map(|r| {

@@ -261,8 +261,10 @@ pub struct FormRow {
     pub value: String,
 }
 
-fn value_text(v: &Value) -> String {
+/// A form value as text; with `mask`, phones, identity numbers and long digit runs masked.
+fn value_text(v: &Value, mask: bool) -> String {
     match v {
+        Value::String(s) if !mask => s.clone(),
         Value::String(s) => {
             if let Ok(p) = Phone::parse(s) {
                 p.mask()
@@ -275,19 +277,26 @@ fn value_text(v: &Value) -> String {
         Value::Bool(true) => "是".to_owned(),
         Value::Bool(false) => "否".to_owned(),
         Value::Null => "—".to_owned(),
-        Value::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join("、"),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| value_text(v, mask))
+            .collect::<Vec<_>>()
+            .join("、"),
+        other if !mask => other.to_string(),
         other => mask_numbers(&other.to_string()),
     }
 }
 
-/// `data` (an instance's form data) as rows titled from `def`'s form, personal numbers masked.
+/// `data` (an instance's form data) as rows titled from `def`'s form, phones, identity numbers
+/// and long digit runs masked, except in the fields named in `in_full` (numbers the viewer
+/// revealed, [`crate::reveal`]).
 #[must_use]
-pub fn form_rows(def: Option<&Definition>, data: &Value) -> Vec<FormRow> {
+pub fn form_rows(def: Option<&Definition>, data: &Value, in_full: &[String]) -> Vec<FormRow> {
     let Some(map) = data.as_object() else {
         return vec![FormRow {
             key: String::new(),
             title: "数据".to_owned(),
-            value: value_text(data),
+            value: value_text(data, true),
         }];
     };
     map.iter()
@@ -300,7 +309,7 @@ pub fn form_rows(def: Option<&Definition>, data: &Value) -> Vec<FormRow> {
                     (Some(f), Some(choice)) if !f.choice_titles.is_empty() => {
                         f.choice_title(choice).to_owned()
                     }
-                    _ => value_text(v),
+                    _ => value_text(v, !in_full.contains(k)),
                 },
             }
         })
@@ -365,12 +374,27 @@ mod tests {
         let rows = form_rows(
             None,
             &serde_json::json!({"phone": "13712345678", "id": "11010519491231002X", "ok": true, "n": 3}),
+            &[],
         );
         let by_key = |k: &str| rows.iter().find(|r| r.key == k).map(|r| r.value.clone());
         assert_eq!(by_key("phone").as_deref(), Some("137****5678"));
         assert_eq!(by_key("id").as_deref(), Some("110105*****002X"));
         assert_eq!(by_key("ok").as_deref(), Some("是"));
         assert_eq!(by_key("n").as_deref(), Some("3"));
+    }
+
+    #[test]
+    fn a_revealed_field_is_shown_in_full_and_only_it() {
+        let data = serde_json::json!({
+            "phone": "13712345678",
+            "phones": ["13712345678"],
+            "id": "11010519491231002X",
+        });
+        let rows = form_rows(None, &data, &["phone".to_owned(), "phones".to_owned()]);
+        let by_key = |k: &str| rows.iter().find(|r| r.key == k).map(|r| r.value.clone());
+        assert_eq!(by_key("phone").as_deref(), Some("13712345678"));
+        assert_eq!(by_key("phones").as_deref(), Some("13712345678"));
+        assert_eq!(by_key("id").as_deref(), Some("110105*****002X"));
     }
 
     #[test]

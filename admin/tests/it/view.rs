@@ -76,7 +76,7 @@ async fn timeline_names_people_masks_numbers_and_titles_states() {
             .await
             .unwrap()
     };
-    let form = view::form_rows(def.as_deref(), &data);
+    let form = view::form_rows(def.as_deref(), &data, &[]);
     assert!(
         form.iter()
             .any(|r| r.title == "申请理由" && r.value == "新同事"),
