@@ -69,16 +69,6 @@ pub fn file_fields(def: &Definition) -> Vec<&str> {
         .collect()
 }
 
-/// What a page shows of personal numbers: the fields the viewer revealed lately, and whether
-/// they may reveal others ([`crate::reveal`]).
-#[derive(Debug, Clone, Default)]
-pub struct Numbers {
-    /// Fields shown in full.
-    pub revealed: Vec<String>,
-    /// Whether masked fields get a reveal button.
-    pub may_reveal: bool,
-}
-
 /// An instance's form data for a page: the facts table (rows `{key, value, field, reveal}`,
 /// titled from `def`'s form, file fields left out, personal numbers masked unless in
 /// `numbers.revealed`) and the documents those file fields name ([`views`]), `requester`'s own
@@ -95,7 +85,7 @@ pub async fn facts_and_documents(
     def: Option<&Definition>,
     requester: Uuid,
     data: &Value,
-    numbers: &Numbers,
+    numbers: &crate::reveal::Numbers,
 ) -> Result<(Vec<Value>, Vec<Value>), diesel::result::Error> {
     let skip = def.map(file_fields).unwrap_or_default();
     let shown = shown_data(def, data, &numbers.revealed);
@@ -124,24 +114,12 @@ pub async fn facts_and_documents(
 }
 
 /// `data` as a page shows it: personal numbers masked as the API masks them, except the
-/// `revealed` fields. Without its definition nothing says which fields are personal, so every
-/// long run of digits is masked.
+/// `revealed` fields. Without its definition nothing says which fields are personal; the
+/// rows still mask phones, identity numbers and long digit runs by value
+/// ([`crate::view::form_rows`]).
 fn shown_data(def: Option<&Definition>, data: &Value, revealed: &[String]) -> Value {
     let Some(def) = def else {
-        return match data {
-            Value::Object(map) => Value::Object(
-                map.iter()
-                    .map(|(k, v)| {
-                        let v = match v {
-                            Value::String(s) => Value::String(crate::view::mask_numbers(s)),
-                            other => other.clone(),
-                        };
-                        (k.clone(), v)
-                    })
-                    .collect(),
-            ),
-            other => other.clone(),
-        };
+        return data.clone();
     };
     let mut shown = certdesk_api::mask::mask_form(&def.form, data);
     if let (Some(out), Some(original)) = (shown.as_object_mut(), data.as_object()) {

@@ -533,10 +533,7 @@ async fn show(
             })
         })
         .collect();
-    let numbers = crate::documents::Numbers {
-        revealed: crate::reveal::revealed(&mut conn, staff.user_id, id, now).await?,
-        may_reveal: crate::reveal::may_reveal(&staff),
-    };
+    let numbers = crate::reveal::Numbers::for_viewer(&mut conn, &staff, id, now).await?;
     let (form, documents) = crate::documents::facts_and_documents(
         &mut conn,
         def.as_deref(),

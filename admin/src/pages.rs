@@ -701,10 +701,7 @@ pub(crate) async fn render_task(
         .definition_version(&view.definition, view.version)
         .await
         .map_err(|e| PageError::internal(e.to_string()))?;
-    let numbers = crate::documents::Numbers {
-        revealed: crate::reveal::revealed(conn, staff.user_id, view.instance_id, now).await?,
-        may_reveal: crate::reveal::may_reveal(staff),
-    };
+    let numbers = crate::reveal::Numbers::for_viewer(conn, staff, view.instance_id, now).await?;
     let (form, documents) = crate::documents::facts_and_documents(
         conn,
         Some(&def),

@@ -40,12 +40,40 @@ pub fn may_reveal(staff: &Staff) -> bool {
     staff.has("cs_reviewer") || access::supervises(staff)
 }
 
+/// What a page shows of personal numbers to its viewer.
+#[derive(Debug, Clone, Default)]
+pub struct Numbers {
+    /// Fields shown in full: revealed within the window.
+    pub revealed: Vec<String>,
+    /// Whether masked fields get a reveal button ([`may_reveal`]).
+    pub may_reveal: bool,
+}
+
+impl Numbers {
+    /// What `staff` sees of `instance`'s personal numbers at `now`.
+    ///
+    /// # Errors
+    ///
+    /// On database failure.
+    pub async fn for_viewer(
+        conn: &mut AsyncPgConnection,
+        staff: &Staff,
+        instance: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Self, diesel::result::Error> {
+        Ok(Numbers {
+            revealed: revealed(conn, staff.user_id, instance, now).await?,
+            may_reveal: may_reveal(staff),
+        })
+    }
+}
+
 /// The fields of `instance` whose numbers `staff` revealed within the window before `now`.
 ///
 /// # Errors
 ///
 /// On database failure.
-pub async fn revealed(
+async fn revealed(
     conn: &mut AsyncPgConnection,
     staff: Uuid,
     instance: Uuid,

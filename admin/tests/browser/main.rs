@@ -504,6 +504,28 @@ impl Applicant {
         body["id"].as_str().unwrap().to_owned()
     }
 
+    /// Uploads a passport photo and a portrait and submits the passport for real-name review:
+    /// (the review's instance, the photo's file id, the answer's `review`).
+    async fn submit_passport(&self) -> (Uuid, String, Value) {
+        let front = self.upload("passport", png::passport(640, 440)).await;
+        let portrait = self.upload("face_photo", png::portrait(330, 440)).await;
+        let r = self
+            .http
+            .post(format!("{}/api/v1/me/real-name", self.base))
+            .bearer_auth(&self.token)
+            .json(&json!({
+                "id_type": "passport", "name": "JOHN SMITH", "id_number": "E12345678",
+                "valid_until": "2030-06-06", "document_front": front, "portrait": portrait,
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let submitted: Value = r.json().await.unwrap();
+        let instance = submitted["review"]["id"].as_str().unwrap().parse().unwrap();
+        (instance, front, submitted["review"].clone())
+    }
+
     async fn real_name(&self) -> Value {
         let r = self
             .http
@@ -598,25 +620,8 @@ async fn a_reviewer_rejects_a_real_name_review_in_chromium() {
 
     // ---- the applicant submits a passport through the JSON API ----------------------------
     let applicant = Applicant::log_in(&base, &sms).await;
-    let front = applicant.upload("passport", png::passport(640, 440)).await;
-    let portrait = applicant
-        .upload("face_photo", png::portrait(330, 440))
-        .await;
-    let r = applicant
-        .http
-        .post(format!("{base}/api/v1/me/real-name"))
-        .bearer_auth(&applicant.token)
-        .json(&json!({
-            "id_type": "passport", "name": "JOHN SMITH", "id_number": "E12345678",
-            "valid_until": "2030-06-06", "document_front": front, "portrait": portrait,
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    let submitted: Value = r.json().await.unwrap();
-    assert_eq!(submitted["review"]["state"], "cs_review");
-    let instance: Uuid = submitted["review"]["id"].as_str().unwrap().parse().unwrap();
+    let (instance, front, review) = applicant.submit_passport().await;
+    assert_eq!(review["state"], "cs_review");
     let task = db::open_task(&runtime, instance).await;
     let task_url = format!("{base}/admin/tasks/{task}");
 
@@ -919,24 +924,7 @@ async fn every_console_page_is_labelled_readable_and_fits_a_tablet() {
 
     // Something on every page: a real-name review with its documents, waiting for CS.
     let applicant = Applicant::log_in(&base, &sms).await;
-    let front = applicant.upload("passport", png::passport(640, 440)).await;
-    let portrait = applicant
-        .upload("face_photo", png::portrait(330, 440))
-        .await;
-    let r = applicant
-        .http
-        .post(format!("{base}/api/v1/me/real-name"))
-        .bearer_auth(&applicant.token)
-        .json(&json!({
-            "id_type": "passport", "name": "JOHN SMITH", "id_number": "E12345678",
-            "valid_until": "2030-06-06", "document_front": front, "portrait": portrait,
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    let submitted: Value = r.json().await.unwrap();
-    let instance: Uuid = submitted["review"]["id"].as_str().unwrap().parse().unwrap();
+    let (instance, _, _) = applicant.submit_passport().await;
     let task = db::open_task(&runtime, instance).await;
     // A system administrator who also reviews: every page of the console is theirs.
     let zhou = db::add_staff(
